@@ -1,0 +1,26 @@
+/* The daemon: one node on real sockets, run in the foreground until SIGINT
+ * or SIGTERM. Owns the libuv loop, the driver and the node; called by the
+ * `knit daemon` command (node/cli_daemon.c). */
+#ifndef KNIT_DAEMON_H
+#define KNIT_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "event.h"
+#include "transport/io.h"
+
+#define KNIT_DEFAULT_PORT 4001
+#define KNIT_DAEMON_MAX_LISTEN 8
+
+struct knit_daemon_options {
+    const char *data_dir;                  /* resolved, not NULL */
+    struct knit_addr listen[KNIT_DAEMON_MAX_LISTEN];
+    size_t listen_count;                   /* 0 = the defaults */
+    enum knit_log_level log_level;
+};
+
+/* Runs the daemon; returns a process exit code (0 after a clean shutdown). */
+int knit_daemon_run(const struct knit_daemon_options *opts);
+
+#endif

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Installs the Debian packages knit needs, or says exactly how to.
+#   scripts/deps.sh build   what building and running a node needs
+#   scripts/deps.sh test    that, plus what the tests need
+# As root it runs apt-get; otherwise it prints the command and fails, so
+# nothing is half-built on a machine that lacks a library.
+set -eu
+
+build_pkgs="cmake ninja-build pkg-config gcc libc6-dev libsodium-dev libuv1-dev
+ libmsgpack-dev libcbor-dev libcmocka-dev"
+# clang + compiler-rt: libFuzzer and the ASan+UBSan build; llvm: symbolised
+# sanitizer reports; iproute2 + nftables: the natlab network namespaces.
+test_pkgs="clang libclang-rt-14-dev llvm iproute2 nftables procps"
+
+case "${1:-build}" in
+build) want="$build_pkgs" ;;
+test) want="$build_pkgs $test_pkgs" ;;
+*) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "deps: not a Debian-like system; install the equivalents of:" >&2
+    echo "  $want" >&2
+    exit 1
+fi
+
+missing=""
+for p in $want; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+    *"install ok installed"*) ;;
+    *) missing="$missing $p" ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing packages:$missing" >&2
+    echo "deps: install them with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
