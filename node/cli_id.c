@@ -7,15 +7,17 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "control_client.h"
 #include "datadir.h"
 #include "keyfile.h"
+#include "proto/multiaddr.h"
 #include "transport/error.h"
 
 #define ID_USAGE \
     "usage: knit id [--data-dir DIR] [--json]\n" \
     "\n" \
-    "Print this node's peer ID and, when its daemon is running, the\n" \
-    "addresses it listens on.\n" \
+    "Print this node's peer ID on the first line and, when its daemon is\n" \
+    "running, the addresses it listens on, one multiaddr per line.\n" \
     "\n" \
     "options:\n" \
     "  --data-dir DIR   data directory (see knit --help)\n" \
@@ -131,13 +133,60 @@ int knit_cli_id(int argc, char **argv)
     char id_text[KNIT_PEER_ID_TEXT_MAX];
     knit_peer_id_to_text(&ident.id, id_text, sizeof id_text);
     knit_identity_wipe(&ident);
+
+    /* The addresses are the running daemon's; without one there are none. */
+    static struct knit_control_reply reply;
+    struct knit_msg_iter it;
+    const uint8_t *addr;
+    size_t addr_len;
+    bool have_daemon = false;
+    uint8_t request[64];
+    size_t request_len;
+    struct knit_msg_writer w;
+    knit_msg_writer_init(&w, request, sizeof request);
+    knit_msg_begin(&w, KNIT_CTL_ID_REQUEST, 0);
+    rc = knit_msg_end(&w, &request_len);
+    if (rc == KNIT_OK)
+        rc = knit_control_call(dir, request, request_len, KNIT_CTL_ID_RESPONSE,
+                               &knit_control_id_response, &reply, err,
+                               sizeof err);
+    if (rc == KNIT_OK) {
+        size_t len;
+        const uint8_t *daemon_id = knit_msg_bytes(&reply.msg, 1, &len);
+        if (len != strlen(id_text) || memcmp(daemon_id, id_text, len) != 0) {
+            fprintf(stderr, "knit id: the daemon of %s runs another identity "
+                            "than its key file holds\n", dir);
+            return KNIT_EXIT_FAIL;
+        }
+        have_daemon = true;
+    } else if (rc != KNIT_E_NOT_FOUND) {
+        fprintf(stderr, "knit id: %s\n", err);
+        return KNIT_EXIT_FAIL;
+    }
+
     if (a.json) {
         printf("{\"peer_id\": ");
         knit_cli_json_string(stdout, id_text);
-        printf(", \"addrs\": []}\n");
+        printf(", \"addrs\": [");
     } else {
         printf("%s\n", id_text);
     }
+    if (have_daemon && knit_msg_iter_init(&it, &reply.msg, 2) == KNIT_OK) {
+        for (int i = 0; knit_msg_next_bytes(&it, &addr, &addr_len) == KNIT_OK;
+             i++) {
+            char text[KNIT_MA_TEXT_MAX];
+            snprintf(text, sizeof text, "%.*s", (int)addr_len,
+                     (const char *)addr);
+            if (a.json) {
+                printf(i ? ", " : "");
+                knit_cli_json_string(stdout, text);
+            } else {
+                printf("%s\n", text);
+            }
+        }
+    }
+    if (a.json)
+        printf("]}\n");
     return KNIT_EXIT_OK;
 }
 

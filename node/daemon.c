@@ -9,6 +9,8 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "control.h"
+#include "control_proto.h"
 #include "datadir.h"
 #include "keyfile.h"
 #include "node.h"
@@ -22,8 +24,12 @@ struct daemon {
     uv_signal_t sigint, sigterm;
     struct knit_uv_driver *driver;
     struct knit_node *node;
+    struct knit_control *control;
     struct knit_addr bound[KNIT_DAEMON_MAX_LISTEN];
     size_t bound_count;
+    /* The addresses others can dial us at, as multiaddr text with /p2p. */
+    char addrs[KNIT_CONTROL_MAX_ADDRS][KNIT_MA_TEXT_MAX];
+    size_t addr_count;
     int exit_code;
 };
 
@@ -60,10 +66,14 @@ static uint64_t next_deadline(void *ctx)
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct daemon *d = sig->data;
+    /* A second signal while shutting down has nothing left to stop. */
+    if (uv_is_closing((uv_handle_t *)&d->sigint))
+        return;
     printf("received %s, shutting down\n",
            signum == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
     knit_uv_driver_close(d->driver);
+    knit_control_close(d->control);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
 }
@@ -135,30 +145,30 @@ static int bind_listen_addresses(struct daemon *d, char *err, size_t errcap)
     return KNIT_OK;
 }
 
-static void print_addr(const struct knit_addr *a, const struct knit_peer_id *id)
+static void add_addr(struct daemon *d, const struct knit_addr *a)
 {
     struct knit_multiaddr ma;
-    char text[KNIT_MA_TEXT_MAX];
-    if (knit_multiaddr_from_socket(&ma, a, id) == KNIT_OK &&
-        knit_multiaddr_format(&ma, text, sizeof text) == KNIT_OK)
-        printf("  %s\n", text);
+    if (d->addr_count == KNIT_CONTROL_MAX_ADDRS ||
+        knit_multiaddr_from_socket(&ma, a, knit_node_peer_id(d->node)) != 0 ||
+        knit_multiaddr_format(&ma, d->addrs[d->addr_count],
+                              KNIT_MA_TEXT_MAX) != 0)
+        return;
+    d->addr_count++;
 }
 
 /* A socket bound to 0.0.0.0 or :: is reachable at every interface address of
  * its family; list those, as a user would dial them. IPv6 link-local
  * addresses are left out: they need a zone, which multiaddrs cannot carry. */
-static void print_listen_addresses(struct daemon *d)
+static void collect_addresses(struct daemon *d)
 {
-    const struct knit_peer_id *id = knit_node_peer_id(d->node);
     uv_interface_address_t *ifs = NULL;
     int count = 0;
     if (uv_interface_addresses(&ifs, &count) != 0)
         count = 0;
-    printf("listening on:\n");
     for (size_t i = 0; i < d->bound_count; i++) {
         const struct knit_addr *b = &d->bound[i];
         if (!knit_addr_is_unspecified(b)) {
-            print_addr(b, id);
+            add_addr(d, b);
             continue;
         }
         for (int j = 0; j < count; j++) {
@@ -171,10 +181,45 @@ static void print_listen_addresses(struct daemon *d)
                 (a.ip[1] & 0xc0) == 0x80)
                 continue;
             a.port = b->port;
-            print_addr(&a, id);
+            add_addr(d, &a);
         }
     }
     uv_free_interface_addresses(ifs, count);
+}
+
+static int answer_id(struct daemon *d, uint8_t *out, size_t cap,
+                     size_t *out_len)
+{
+    char id_text[KNIT_PEER_ID_TEXT_MAX];
+    knit_peer_id_to_text(knit_node_peer_id(d->node), id_text, sizeof id_text);
+    struct knit_msg_writer w;
+    knit_msg_writer_init(&w, out, cap);
+    knit_msg_begin(&w, KNIT_CTL_ID_RESPONSE, 2);
+    knit_msg_put_str(&w, 1, id_text, strlen(id_text));
+    knit_msg_put_array_begin(&w, 2, (uint32_t)d->addr_count);
+    for (size_t i = 0; i < d->addr_count; i++)
+        knit_msg_add_str(&w, d->addrs[i], strlen(d->addrs[i]));
+    knit_msg_array_end(&w);
+    return knit_msg_end(&w, out_len);
+}
+
+/* One control request from the CLI (node/control_proto.h). */
+static int on_control_request(void *ctx, const uint8_t *body, size_t len,
+                              uint8_t *out, size_t cap, size_t *out_len)
+{
+    struct daemon *d = ctx;
+    uint64_t type;
+    struct knit_msg msg;
+    int rc = knit_msg_peek_type(body, len, &type);
+    if (rc < 0)
+        return rc;
+    switch (type) {
+    case KNIT_CTL_ID_REQUEST:
+        rc = knit_msg_decode(body, len, &knit_control_id_request, &msg);
+        return rc < 0 ? rc : answer_id(d, out, cap, out_len);
+    default:
+        return KNIT_E_UNSUPPORTED;
+    }
 }
 
 static int start(struct daemon *d, struct knit_identity *ident, char *err,
@@ -196,7 +241,17 @@ static int start(struct daemon *d, struct knit_identity *ident, char *err,
         snprintf(err, errcap, "cannot start: %s", knit_strerror(rc));
         return rc;
     }
-    return bind_listen_addresses(d, err, errcap);
+    char path[KNIT_PATH_MAX];
+    rc = knit_datadir_path(d->opts->data_dir, KNIT_CONTROL_SOCKET_NAME, path,
+                           sizeof path);
+    if (rc == KNIT_OK)
+        rc = knit_control_start(&d->control, &d->loop, path,
+                                on_control_request, d, err, errcap);
+    if (rc == KNIT_OK)
+        rc = bind_listen_addresses(d, err, errcap);
+    if (rc == KNIT_OK)
+        collect_addresses(d);
+    return rc;
 }
 
 int knit_daemon_run(const struct knit_daemon_options *opts)
@@ -233,6 +288,13 @@ int knit_daemon_run(const struct knit_daemon_options *opts)
         fprintf(stderr, "knit daemon: cannot start the event loop\n");
         return KNIT_EXIT_FAIL;
     }
+    /* Signals are caught from here on, before "running" is printed, so
+     * whoever waits for that line may stop us at once. */
+    uv_signal_init(&d.loop, &d.sigint);
+    uv_signal_init(&d.loop, &d.sigterm);
+    d.sigint.data = d.sigterm.data = &d;
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     int rc = start(&d, &ident, err, sizeof err);
     knit_identity_wipe(&ident);   /* the node holds its own copy */
     if (rc == KNIT_OK) {
@@ -243,17 +305,17 @@ int knit_daemon_run(const struct knit_daemon_options *opts)
         printf("peer ID: %s\n", id_text);
         printf("data directory: %s (%s identity key)\n", opts->data_dir,
                created ? "created a new" : "loaded the");
-        print_listen_addresses(&d);
+        printf("listening on:\n");
+        for (size_t i = 0; i < d.addr_count; i++)
+            printf("  %s\n", d.addrs[i]);
         printf("no bootstrap peers configured\n");
         printf("running; stop with Ctrl-C (SIGINT) or SIGTERM\n");
-        uv_signal_init(&d.loop, &d.sigint);
-        uv_signal_init(&d.loop, &d.sigterm);
-        d.sigint.data = d.sigterm.data = &d;
-        uv_signal_start(&d.sigint, on_signal, SIGINT);
-        uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     } else {
         if (d.driver)
             knit_uv_driver_close(d.driver);
+        knit_control_close(d.control);
+        uv_close((uv_handle_t *)&d.sigint, NULL);
+        uv_close((uv_handle_t *)&d.sigterm, NULL);
         d.exit_code = KNIT_EXIT_FAIL;
         fprintf(stderr, "knit daemon: %s\n", err);
     }

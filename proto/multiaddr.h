@@ -30,11 +30,13 @@ enum knit_ma_protocol {
     KNIT_MA_P2P = 421,
 };
 
-/* The longest accepted shape, endpoint + relay + circuit + target, has 6. */
+/* The longest accepted shape, endpoint (2) + relay + circuit + target, has
+ * 5 components; one spare. */
 #define KNIT_MA_MAX_COMPONENTS 6
 /* Longest text accepted or produced, including NUL. */
 #define KNIT_MA_TEXT_MAX 256
-/* Longest binary form: 2+16 + 3+2 + 2*(2+1+38) + 2 = 107. */
+/* Longest binary form: 1+16 + 2+2 + 2*(2+1+38) + 2 = 105 (the test checks
+ * the exact figure); rounded up. */
 #define KNIT_MA_BINARY_MAX 128
 
 struct knit_ma_component {

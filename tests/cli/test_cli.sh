@@ -82,6 +82,15 @@ for _ in $(seq 100); do grep -q '^running' "$tmp/d.log" && break; sleep 0.1; don
 grep -Eq "^  /ip4/127\.0\.0\.1/udp/[1-9][0-9]*/p2p/$id\$" "$tmp/d.log"
 check "daemon lists its loopback address with /p2p/<id>" $?
 grep -q "^peer ID: $id\$" "$tmp/d.log"; check "daemon uses the stored identity" $?
+addr=$(grep -Eo "/ip4/127\.0\.0\.1/udp/[0-9]+/p2p/$id" "$tmp/d.log")
+run 0 "$knit" id --data-dir "$dir" --json
+[ "$out" = "{\"peer_id\": \"$id\", \"addrs\": [\"$addr\"]}" ]
+check "id --json shows the running daemon's address ($out)" $?
+run 0 "$knit" id --data-dir "$dir"
+[ "$out" = "$id"$'\n'"$addr" ]; check "id prints ID then addresses ($out)" $?
+run 1 "$knit" daemon --data-dir "$dir" --listen /ip4/127.0.0.1/udp/0
+check "a second daemon on the same data directory is refused" $?
+[[ $err == *"another knit daemon is running"* ]]; check "refusal says why ($err)" $?
 kill -INT "$daemon_pid"
 status=124
 for _ in $(seq 50); do
@@ -91,6 +100,7 @@ done
 daemon_pid=""
 [ "$status" -eq 0 ]; check "daemon exits 0 on SIGINT (status $status)" $?
 grep -q '^stopped$' "$tmp/d.log"; check "daemon reports a clean stop" $?
+[ ! -e "$dir/control.sock" ]; check "control socket removed on exit" $?
 [ $failures -eq 0 ] || cat "$tmp/d.log"
 
 echo "$passes passed, $failures failed"
