@@ -32,7 +32,7 @@ static const struct command commands[] = {
     {"keygen", knit_cli_keygen},
 };
 
-int knit_cli_usage_error(const char *cmd, int opt, int optopt, char **argv,
+int knit_cli_usage_error(const char *cmd, int opt, int bad_opt, char **argv,
                          int optind_after)
 {
     /* getopt has moved past the offending word, so it is argv[optind-1]. */
@@ -40,9 +40,9 @@ int knit_cli_usage_error(const char *cmd, int opt, int optopt, char **argv,
     if (opt == ':')
         fprintf(stderr, "knit %s: option %s needs an argument "
                         "(try 'knit %s --help')\n", cmd, word, cmd);
-    else if (optopt && !(word[0] == '-' && word[1] == '-'))
+    else if (bad_opt && !(word[0] == '-' && word[1] == '-'))
         fprintf(stderr, "knit %s: unknown option -%c "
-                        "(try 'knit %s --help')\n", cmd, optopt, cmd);
+                        "(try 'knit %s --help')\n", cmd, bad_opt, cmd);
     else
         fprintf(stderr, "knit %s: unknown option %s (try 'knit %s --help')\n",
                 cmd, word, cmd);

@@ -19,8 +19,8 @@ int knit_cli_id(int argc, char **argv);
 int knit_cli_keygen(int argc, char **argv);
 
 /* Prints "knit <cmd>: <problem> (try 'knit <cmd> --help')" and returns
- * KNIT_EXIT_USAGE; problem comes from getopt's view of argv. */
-int knit_cli_usage_error(const char *cmd, int opt, int optopt,
+ * KNIT_EXIT_USAGE; opt is what getopt returned, bad_opt its optopt. */
+int knit_cli_usage_error(const char *cmd, int opt, int bad_opt,
                          char **argv, int optind_after);
 /* Writes s as a JSON string literal, quotes included. */
 void knit_cli_json_string(FILE *out, const char *s);

@@ -111,7 +111,7 @@ int knit_cli_id(int argc, char **argv)
     char dir[KNIT_PATH_MAX], path[KNIT_PATH_MAX], err[512];
     if (knit_datadir_resolve(a.data_dir_flag, dir, sizeof dir, err,
                              sizeof err) != KNIT_OK ||
-        knit_datadir_path(dir, KNIT_KEY_FILE_NAME, path, sizeof path) != 0) {
+        knit_datadir_path(dir, KNIT_KEYFILE_NAME, path, sizeof path) != 0) {
         fprintf(stderr, "knit id: %s\n", err);
         return KNIT_EXIT_FAIL;
     }
@@ -205,7 +205,7 @@ int knit_cli_keygen(int argc, char **argv)
     } else if (knit_datadir_resolve(a.data_dir_flag, dir, sizeof dir, err,
                                     sizeof err) != KNIT_OK ||
                knit_datadir_create(dir, err, sizeof err) != KNIT_OK ||
-               knit_datadir_path(dir, KNIT_KEY_FILE_NAME, path,
+               knit_datadir_path(dir, KNIT_KEYFILE_NAME, path,
                                  sizeof path) != KNIT_OK) {
         fprintf(stderr, "knit keygen: %s\n", err);
         return KNIT_EXIT_FAIL;

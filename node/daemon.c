@@ -262,7 +262,7 @@ int knit_daemon_run(const struct knit_daemon_options *opts)
         fprintf(stderr, "knit daemon: libsodium failed to initialise\n");
         return KNIT_EXIT_FAIL;
     }
-    if (knit_datadir_path(opts->data_dir, KNIT_KEY_FILE_NAME, key_path,
+    if (knit_datadir_path(opts->data_dir, KNIT_KEYFILE_NAME, key_path,
                           sizeof key_path) != KNIT_OK) {
         fprintf(stderr, "knit daemon: data directory path is too long\n");
         return KNIT_EXIT_FAIL;

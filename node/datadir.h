@@ -9,7 +9,6 @@
 #include <stddef.h>
 
 #define KNIT_PATH_MAX 4096
-#define KNIT_KEY_FILE_NAME "identity.key"
 
 /* Picks the directory (flag may be NULL); KNIT_E_NOT_FOUND with a message in
  * err when none of the sources is set. */

@@ -40,6 +40,8 @@ enum knit_error {
     KNIT_E_UNKNOWN_FIELD = -29,   /* a message field this schema lacks */
     KNIT_E_EXISTS = -30,          /* would replace an existing file or item */
 };
+/* The most negative code; a new code goes after it and moves this. */
+#define KNIT_E_LOWEST KNIT_E_EXISTS
 
 /* A short English sentence for an error code; never NULL. */
 const char *knit_strerror(int err);

@@ -86,7 +86,7 @@ static void test_unspecified(void **state)
 static void test_strerror_covers_codes(void **state)
 {
     (void)state;
-    for (int code = 0; code >= KNIT_E_UNKNOWN_FIELD; code--)
+    for (int code = 0; code >= KNIT_E_LOWEST; code--)
         assert_string_not_equal(knit_strerror(code), "unknown error");
     assert_string_equal(knit_strerror(-10000), "unknown error");
 }
