@@ -39,13 +39,15 @@ void knit_identity_wipe(struct knit_identity *ident)
         sodium_memzero(ident, sizeof *ident);
 }
 
-/* Points *out at domain || msg, in small when it fits. The caller frees *out
+/* Points *out at domain || NUL || msg, in small when it fits. The caller frees *out
  * when it is not small. */
 static int concat(const char *domain, const uint8_t *msg, size_t len,
                   uint8_t *small, size_t small_cap, uint8_t **out,
                   size_t *out_len)
 {
-    size_t dlen = strlen(domain);
+    /* The domain's NUL is signed too: it ends the domain unambiguously, so
+     * no domain can be a prefix of another plus message bytes. */
+    size_t dlen = strlen(domain) + 1;
     if (len > SIZE_MAX - dlen)
         return KNIT_E_TOO_BIG;
     size_t total = dlen + len;

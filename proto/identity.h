@@ -26,13 +26,15 @@ int knit_identity_from_seed(struct knit_identity *ident,
                             const uint8_t seed[KNIT_SEED_LEN]);
 void knit_identity_wipe(struct knit_identity *ident);
 
-/* Ed25519 over domain || msg. The domain string separates the uses of the
- * one key (peer records, handshakes...), so a signature made for one can
- * never be replayed as another. */
+/* Ed25519 over domain || 0x00 || msg. The domain string separates the uses
+ * of the one key (peer records, handshakes...), so a signature made for one
+ * can never be replayed as another; its terminating NUL is signed too, so no
+ * domain is a prefix of another. */
 int knit_sign(const struct knit_identity *ident, const char *domain,
               const uint8_t *msg, size_t len,
               uint8_t sig[KNIT_SIGNATURE_LEN]);
-/* 0 if sig is the signer's over domain || msg, KNIT_E_SIGNATURE if not. */
+/* 0 if sig is the signer's over domain || 0x00 || msg, KNIT_E_SIGNATURE
+ * if not. */
 int knit_verify(const struct knit_peer_id *signer, const char *domain,
                 const uint8_t *msg, size_t len,
                 const uint8_t sig[KNIT_SIGNATURE_LEN]);

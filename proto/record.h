@@ -3,7 +3,8 @@
  * A record holds the peer ID, a sequence number (higher wins), the addresses
  * it can be reached at (direct and relayed), its NAT behaviour and the time
  * it was issued. It is encoded as deterministic CBOR (RFC 8949 §4.2.1) and
- * signed with the peer's Ed25519 key over KNIT_RECORD_DOMAIN || payload.
+ * signed with the peer's Ed25519 key (knit_sign: the domain string
+ * KNIT_RECORD_DOMAIN, its NUL, then the payload).
  * The DHT stores it under the peer's key; identify carries it.
  *
  * Envelope, a CBOR array of three byte strings:

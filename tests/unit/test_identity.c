@@ -72,8 +72,8 @@ static void check_sign_verify(const uint8_t *msg, size_t len)
     assert_int_equal(knit_sign(&a, DOMAIN, msg, len, sig), 0);
     assert_int_equal(knit_verify(&a.id, DOMAIN, msg, len, sig), 0);
 
-    /* The signed bytes are exactly domain || msg. */
-    size_t dlen = strlen(DOMAIN);
+    /* The signed bytes are exactly domain || 0x00 || msg. */
+    size_t dlen = strlen(DOMAIN) + 1;
     uint8_t *cat = malloc(dlen + len + 1);
     assert_non_null(cat);
     memcpy(cat, DOMAIN, dlen);
@@ -150,6 +150,21 @@ static void test_sign_long(void **state)
     }
 }
 
+/* With plain domain || msg, "knit-a" signing "b..." would equal "knit-ab"
+ * signing "...": the signed NUL rules that out. */
+static void test_domain_prefix_cannot_forge(void **state)
+{
+    (void)state;
+    struct knit_identity a;
+    assert_int_equal(knit_identity_from_seed(&a, seed_a), 0);
+    uint8_t sig[KNIT_SIGNATURE_LEN];
+    const uint8_t msg[] = "bcd";
+    assert_int_equal(knit_sign(&a, "knit-a", msg, 3, sig), 0);
+    assert_int_equal(knit_verify(&a.id, "knit-ab", msg + 1, 2, sig),
+                     KNIT_E_SIGNATURE);
+    knit_identity_wipe(&a);
+}
+
 static void test_invalid_arguments(void **state)
 {
     (void)state;
@@ -174,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_from_seed_matches_libsodium),
         cmocka_unit_test(test_wipe),
         cmocka_unit_test(test_sign_short),
+        cmocka_unit_test(test_domain_prefix_cannot_forge),
         cmocka_unit_test(test_sign_empty),
         cmocka_unit_test(test_sign_long),
         cmocka_unit_test(test_invalid_arguments),
