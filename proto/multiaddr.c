@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../transport/error.h"
+#include "transport/error.h"
 
 /* A code varint longer than this cannot name any protocol we speak; 3 bytes
  * (21 bits) is what libp2p itself allows for multicodecs. Lengths use the same

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../transport/io.h"
+#include "transport/io.h"
 #include "peer_id.h"
 
 enum knit_ma_protocol {

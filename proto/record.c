@@ -12,7 +12,7 @@
 
 #include <cbor.h>
 
-#include "../transport/error.h"
+#include "transport/error.h"
 
 enum record_key {
     KEY_PEER = 1,
