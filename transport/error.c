@@ -34,6 +34,9 @@ const char *knit_strerror(int err)
     case KNIT_E_SHAPE: return "components in an unsupported order";
     case KNIT_E_UNKNOWN_FIELD: return "unknown message field";
     case KNIT_E_EXISTS: return "already exists";
+    case KNIT_E_DECRYPT: return "authentication failed: packet or message was forged or corrupted";
+    case KNIT_E_FLOW_CONTROL: return "peer exceeded flow-control limit";
+    case KNIT_E_FINAL_SIZE: return "stream final size changed or exceeded";
     }
     return "unknown error";
 }

@@ -39,9 +39,12 @@ enum knit_error {
     KNIT_E_SHAPE = -28,           /* components in an order we do not accept */
     KNIT_E_UNKNOWN_FIELD = -29,   /* a message field this schema lacks */
     KNIT_E_EXISTS = -30,          /* would replace an existing file or item */
+    KNIT_E_DECRYPT = -31,         /* AEAD authentication failed */
+    KNIT_E_FLOW_CONTROL = -32,    /* peer sent past its flow-control limit */
+    KNIT_E_FINAL_SIZE = -33,      /* stream final size changed or exceeded */
 };
 /* The most negative code; a new code goes after it and moves this. */
-#define KNIT_E_LOWEST KNIT_E_EXISTS
+#define KNIT_E_LOWEST KNIT_E_FINAL_SIZE
 
 /* A short English sentence for an error code; never NULL. */
 const char *knit_strerror(int err);
