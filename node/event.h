@@ -1,17 +1,27 @@
 /* Events the node core reports to its embedder through knit_io.event.
  *
  * The core prints nothing and owns no log file: it says what happened, and
- * the daemon (or the simulator) decides whether and how to show it. The
- * event and anything it points to are valid only during the callback. */
+ * the daemon (or the simulator) decides what to do about it. The event and
+ * everything it points to are valid only during the callback; the embedder
+ * may call back into the node from inside it (read a stream, say). */
 #ifndef KNIT_EVENT_H
 #define KNIT_EVENT_H
 
 #include <stdint.h>
 
+#include "proto/peer_id.h"
 #include "transport/io.h"
 
 enum knit_event_type {
     KNIT_EVENT_LOG = 1,
+    KNIT_EVENT_PEER_UP,          /* a session with peer is established */
+    KNIT_EVENT_PEER_DOWN,        /* ...and gone: u.down says why */
+    KNIT_EVENT_STREAM_OPENED,    /* the peer opened a stream we serve */
+    KNIT_EVENT_STREAM_READABLE,
+    KNIT_EVENT_STREAM_WRITABLE,  /* send buffer space freed up */
+    KNIT_EVENT_STREAM_RESET,     /* the peer abandoned the stream */
+    KNIT_EVENT_STREAM_CLOSED,    /* finished both ways; the id is gone */
+    KNIT_EVENT_PATH_CHANGED,     /* traffic to peer moved to a new path */
 };
 
 enum knit_log_level {
@@ -24,11 +34,23 @@ enum knit_log_level {
 struct knit_event {
     enum knit_event_type type;
     uint64_t now;
+    const struct knit_peer_id *peer;     /* all but LOG */
+    uint64_t stream_id;                  /* STREAM_* */
     union {
         struct {
             enum knit_log_level level;
             const char *message;
         } log;
+        struct {
+            int error;                   /* KNIT_E_* */
+            const char *reason;
+        } down;
+        struct {
+            const char *protocol;
+        } opened;
+        struct {
+            uint64_t code;
+        } reset;
     } u;
 };
 

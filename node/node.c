@@ -1,4 +1,8 @@
-#include "node.h"
+/* The node core: sessions by peer and by receiver index, packet dispatch,
+ * the handshake defences (mac1, cookies under load, per-source rate limit),
+ * timers, and the embedder's stream calls. Built-in services are in
+ * node/services.c. */
+#include "node/node.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,28 +11,15 @@
 
 #include <sodium.h>
 
-#include "event.h"
+#include "node/event.h"
+#include "node/node_internal.h"
+#include "proto/handshake.h"
 #include "transport/error.h"
 
-struct node_socket {
-    int handle;
-    struct knit_addr local;
-};
+#define SECOND 1000000ull
 
-struct knit_node {
-    struct knit_io io;
-    struct knit_identity identity;
-    struct node_socket sockets[KNIT_NODE_MAX_SOCKETS];
-    size_t socket_count;
-    struct knit_node_stats stats;
-};
-
-static void node_log(struct knit_node *node, uint64_t now,
-                     enum knit_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void node_log(struct knit_node *node, uint64_t now,
-                     enum knit_log_level level, const char *fmt, ...)
+void node_log(struct knit_node *node, uint64_t now, enum knit_log_level level,
+              const char *fmt, ...)
 {
     if (!node->io.event)
         return;
@@ -43,10 +34,284 @@ static void node_log(struct knit_node *node, uint64_t now,
     node->io.event(node->io.ctx, &ev);
 }
 
+void node_emit(struct knit_node *node, struct knit_event *ev)
+{
+    if (node->io.event)
+        node->io.event(node->io.ctx, ev);
+}
+
+/* ---- sessions ---------------------------------------------------------------- */
+
+struct knit_session *node_find_session(const struct knit_node *node,
+                                       const struct knit_peer_id *peer)
+{
+    for (size_t i = 0; i < node->session_count; i++)
+        if (knit_peer_id_equal(knit_session_peer(node->sessions[i]), peer))
+            return node->sessions[i];
+    return NULL;
+}
+
+static int env_send(void *ctx, int sock, const struct knit_addr *to,
+                    const uint8_t *pkt, size_t len)
+{
+    struct knit_node *node = ctx;
+    return node->io.send(node->io.ctx, sock, to, pkt, len);
+}
+
+static void env_random(void *ctx, uint8_t *buf, size_t len)
+{
+    struct knit_node *node = ctx;
+    node->io.random(node->io.ctx, buf, len);
+}
+
+static uint32_t env_new_index(void *ctx, struct knit_session *s)
+{
+    struct knit_node *node = ctx;
+    for (int tries = 0; tries < 16; tries++) {
+        uint32_t index;
+        node->io.random(node->io.ctx, (uint8_t *)&index, sizeof index);
+        if (index && knit_index_table_add(&node->indices, index, s) == 0)
+            return index;
+    }
+    return 0;
+}
+
+static void env_drop_index(void *ctx, uint32_t index)
+{
+    struct knit_node *node = ctx;
+    knit_index_table_remove(&node->indices, index);
+}
+
+static uint64_t env_unix_time(void *ctx, uint64_t now)
+{
+    struct knit_node *node = ctx;
+    return node->unix_time_at_start + (now - node->created);
+}
+
+static void env_event(void *ctx, struct knit_session *s,
+                      const struct knit_session_event *sev)
+{
+    node_on_session_event(ctx, s, sev);
+}
+
+static int new_session(struct knit_node *node, const struct knit_peer_id *peer,
+                       uint64_t now, struct knit_session **out)
+{
+    if (node->session_count >= node->max_sessions)
+        return KNIT_E_TOO_BIG;
+    if (node->session_count == node->session_cap) {
+        size_t cap = node->session_cap ? node->session_cap * 2 : 8;
+        struct knit_session **sessions =
+            realloc(node->sessions, cap * sizeof *sessions);
+        if (!sessions)
+            return KNIT_E_NOMEM;
+        node->sessions = sessions;
+        node->session_cap = cap;
+    }
+    struct knit_session_env env = {
+        .ctx = node, .self = &node->identity, .hello = &node->hello,
+        .send = env_send, .random = env_random, .new_index = env_new_index,
+        .drop_index = env_drop_index, .unix_time_us = env_unix_time,
+        .event = env_event,
+    };
+    int err = knit_session_new(out, &env, &node->session_cfg, peer, now);
+    if (err)
+        return err;
+    node->sessions[node->session_count++] = *out;
+    return KNIT_OK;
+}
+
+/* Dead sessions leave the table only here, between calls, never while one
+ * of their own callbacks is running. */
+static void reap_sessions(struct knit_node *node)
+{
+    for (size_t i = 0; i < node->session_count;) {
+        struct knit_session *s = node->sessions[i];
+        if (!knit_session_is_dead(s)) {
+            i++;
+            continue;
+        }
+        node_services_forget(node, s);
+        node->sessions[i] = node->sessions[--node->session_count];
+        knit_session_free(s);
+    }
+}
+
+/* ---- receiving --------------------------------------------------------------- */
+
+/* Too many initiations this second: demand a cookie round trip first. */
+static bool under_load(struct knit_node *node, uint64_t now)
+{
+    if (now - node->load_window_start >= SECOND) {
+        node->load_window_start = now;
+        node->initiations_in_window = 0;
+    }
+    return ++node->initiations_in_window > node->load_threshold;
+}
+
+static int send_cookie_reply(struct knit_node *node, int sock,
+                             const struct knit_addr *from,
+                             const uint8_t *pkt, size_t len, uint64_t now)
+{
+    uint8_t secret[32], nonce[24], reply[KNIT_COOKIE_REPLY_LEN];
+    size_t reply_len;
+    node->io.random(node->io.ctx, secret, sizeof secret);
+    node->io.random(node->io.ctx, nonce, sizeof nonce);
+    uint32_t sender;
+    memcpy(&sender, pkt + 4, 4);   /* as it came: the initiator's index */
+    int err = knit_cookie_reply(&node->cookie_checker, pkt, len, from, now,
+                                secret, nonce, sender, reply, sizeof reply,
+                                &reply_len);
+    sodium_memzero(secret, sizeof secret);
+    if (err)
+        return err;
+    node->stats.cookies_sent++;
+    return node->io.send(node->io.ctx, sock, from, reply, reply_len);
+}
+
+static int on_initiation(struct knit_node *node, int sock,
+                         const struct knit_addr *from, const uint8_t *pkt,
+                         size_t len, uint64_t now)
+{
+    uint8_t secret[32];
+    node->io.random(node->io.ctx, secret, sizeof secret);
+    enum knit_cookie_verdict verdict = knit_cookie_check(
+        &node->cookie_checker, pkt, len, from, now, secret);
+    sodium_memzero(secret, sizeof secret);
+    if (verdict == KNIT_COOKIE_BAD_MAC1)
+        return KNIT_E_DECRYPT;   /* not meant for us, or damaged */
+    if (under_load(node, now) && verdict != KNIT_COOKIE_MAC2_OK)
+        return send_cookie_reply(node, sock, from, pkt, len, now);
+    if (!node->ratelimit) {
+        /* 64 KiB, so only nodes that are dialled pay for it. */
+        node->ratelimit = malloc(sizeof *node->ratelimit);
+        if (!node->ratelimit)
+            return KNIT_E_NOMEM;
+        knit_ratelimit_init(node->ratelimit, node->ratelimit_key, 0, 0);
+    }
+    if (!knit_ratelimit_allow(node->ratelimit, from, now)) {
+        node->stats.handshakes_rate_limited++;
+        return KNIT_E_AGAIN;
+    }
+    struct knit_noise_handshake hs;
+    uint8_t e[32], hello_buf[KNIT_HELLO_MAX_BYTES];
+    size_t hello_len;
+    uint32_t sender;
+    node->io.random(node->io.ctx, e, sizeof e);
+    int err = knit_handshake_read_initiation(&hs, &node->identity, e, pkt, len,
+                                             &sender, hello_buf,
+                                             sizeof hello_buf, &hello_len);
+    sodium_memzero(e, sizeof e);
+    if (err)
+        return err;
+    struct knit_hello hello;
+    uint8_t x[32];
+    err = knit_hello_decode(&hello, hello_buf, hello_len);
+    /* The hello names an Ed25519 key; Noise authenticated its Curve25519
+     * form. They must be one key, or the peer ID is a claim, not a fact. */
+    if (err == KNIT_OK &&
+        (crypto_sign_ed25519_pk_to_curve25519(x, hello.peer.pubkey) != 0 ||
+         sodium_memcmp(x, knit_noise_remote_static(&hs), 32) != 0))
+        err = KNIT_E_KEY_MISMATCH;
+    struct knit_session *s = NULL;
+    if (err == KNIT_OK && !(s = node_find_session(node, &hello.peer)))
+        err = new_session(node, &hello.peer, now, &s);
+    if (err == KNIT_OK)
+        err = knit_session_on_initiation(s, &hs, sender, &hello, sock, from,
+                                         now);
+    knit_noise_wipe(&hs);
+    return err;
+}
+
+int knit_node_receive(struct knit_node *node, uint64_t now, int sock,
+                      const struct knit_addr *from, const uint8_t *pkt,
+                      size_t len)
+{
+    node->stats.packets_received++;
+    node->stats.bytes_received += len;
+    int err;
+    uint32_t index;
+    struct knit_session *s = NULL;
+    if (len < 4) {
+        err = KNIT_E_TRUNCATED;
+    } else if (pkt[0] == KNIT_PACKET_INITIATION) {
+        err = on_initiation(node, sock, from, pkt, len, now);
+    } else if ((err = knit_packet_receiver_index(pkt, len, &index)) == 0) {
+        s = knit_index_table_find(&node->indices, index);
+        if (!s)
+            err = KNIT_E_NOT_FOUND;
+        else if (pkt[0] == KNIT_PACKET_RESPONSE)
+            err = knit_session_on_response(s, index, pkt, len, sock, from,
+                                           now);
+        else if (pkt[0] == KNIT_PACKET_COOKIE)
+            err = knit_session_on_cookie(s, pkt, len, now);
+        else
+            err = knit_session_on_data(s, index, pkt, len, sock, from, now);
+    }
+    if (err) {
+        node->stats.packets_dropped++;
+        char who[KNIT_ADDR_TEXT_MAX];
+        if (knit_addr_format(from, who, sizeof who) != KNIT_OK)
+            snprintf(who, sizeof who, "?");
+        node_log(node, now, KNIT_LOG_DEBUG,
+                 "dropped %zu-byte packet from %s: %s", len, who,
+                 knit_strerror(err));
+    }
+    reap_sessions(node);
+    return err;
+}
+
+/* ---- timers ----------------------------------------------------------------- */
+
+uint64_t knit_node_next_deadline(const struct knit_node *node)
+{
+    uint64_t next = KNIT_NO_DEADLINE;
+    for (size_t i = 0; i < node->session_count; i++) {
+        uint64_t t = knit_session_next_deadline(node->sessions[i]);
+        if (t < next)
+            next = t;
+    }
+    return next;
+}
+
+void knit_node_timeout(struct knit_node *node, uint64_t now)
+{
+    /* A session's callbacks may add sessions; walk a stable count. */
+    size_t count = node->session_count;
+    for (size_t i = 0; i < count && i < node->session_count; i++) {
+        struct knit_session *s = node->sessions[i];
+        if (knit_session_next_deadline(s) <= now)
+            knit_session_on_timeout(s, now);
+    }
+    reap_sessions(node);
+}
+
+/* ---- lifetime ----------------------------------------------------------------- */
+
+static void build_hello(struct knit_node *node,
+                        const struct knit_node_config *cfg)
+{
+    struct knit_hello *h = &node->hello;
+    memset(h, 0, sizeof *h);
+    h->peer = node->identity.id;
+    snprintf(h->agent, sizeof h->agent, "knit/%s", KNIT_VERSION);
+    const char *builtin[] = {KNIT_PROTOCOL_PING, KNIT_PROTOCOL_BENCH};
+    for (size_t i = 0; i < 2; i++)
+        snprintf(h->protocols[h->protocol_count++], sizeof h->protocols[0],
+                 "%s", builtin[i]);
+    for (size_t i = 0; cfg->protocols && cfg->protocols[i] &&
+                       h->protocol_count < KNIT_HELLO_MAX_PROTOCOLS;
+         i++)
+        snprintf(h->protocols[h->protocol_count++], sizeof h->protocols[0],
+                 "%s", cfg->protocols[i]);
+    h->max_data = node->session_cfg.conn.max_data;
+    h->stream_window = node->session_cfg.conn.stream_window;
+    h->max_streams = node->session_cfg.conn.max_streams;
+}
+
 int knit_node_new(struct knit_node **out, const struct knit_node_config *cfg,
                   const struct knit_io *io, uint64_t now)
 {
-    (void)now;
     if (!out || !cfg || !cfg->identity || !io || !io->send || !io->random)
         return KNIT_E_INVAL;
     struct knit_node *node = calloc(1, sizeof *node);
@@ -54,6 +319,21 @@ int knit_node_new(struct knit_node **out, const struct knit_node_config *cfg,
         return KNIT_E_NOMEM;
     node->io = *io;
     node->identity = *cfg->identity;
+    node->created = now;
+    node->unix_time_at_start = cfg->unix_time_us;
+    if (cfg->session)
+        node->session_cfg = *cfg->session;
+    else
+        knit_session_config_default(&node->session_cfg);
+    node->load_threshold = cfg->handshake_load_threshold
+                               ? cfg->handshake_load_threshold : 100;
+    node->max_sessions = cfg->max_sessions ? cfg->max_sessions : 4096;
+    node->load_window_start = now;
+    node->served = cfg->protocols;
+    build_hello(node, cfg);
+    knit_index_table_init(&node->indices);
+    knit_cookie_checker_init(&node->cookie_checker, node->identity.x_public);
+    io->random(io->ctx, node->ratelimit_key, sizeof node->ratelimit_key);
     *out = node;
     return KNIT_OK;
 }
@@ -62,6 +342,12 @@ void knit_node_free(struct knit_node *node)
 {
     if (!node)
         return;
+    for (size_t i = 0; i < node->session_count; i++)
+        knit_session_free(node->sessions[i]);
+    free(node->sessions);
+    node_services_free(node);
+    knit_index_table_free(&node->indices);
+    free(node->ratelimit);
     knit_identity_wipe(&node->identity);
     free(node);
 }
@@ -77,37 +363,6 @@ int knit_node_add_socket(struct knit_node *node, int sock,
     return KNIT_OK;
 }
 
-int knit_node_receive(struct knit_node *node, uint64_t now, int sock,
-                      const struct knit_addr *from, const uint8_t *pkt,
-                      size_t len)
-{
-    (void)sock;
-    (void)pkt;
-    node->stats.packets_received++;
-    node->stats.bytes_received += len;
-    /* No packet type is defined yet: the session layer will claim them. Until
-     * then every datagram is dropped, and said so at debug level. */
-    node->stats.packets_dropped++;
-    char who[KNIT_ADDR_TEXT_MAX];
-    if (knit_addr_format(from, who, sizeof who) != KNIT_OK)
-        snprintf(who, sizeof who, "?");
-    node_log(node, now, KNIT_LOG_DEBUG, "dropped %zu-byte packet from %s",
-             len, who);
-    return KNIT_E_UNSUPPORTED;
-}
-
-void knit_node_timeout(struct knit_node *node, uint64_t now)
-{
-    (void)node;
-    (void)now;
-}
-
-uint64_t knit_node_next_deadline(const struct knit_node *node)
-{
-    (void)node;
-    return KNIT_NO_DEADLINE;
-}
-
 const struct knit_peer_id *knit_node_peer_id(const struct knit_node *node)
 {
     return &node->identity.id;
@@ -117,4 +372,63 @@ void knit_node_get_stats(const struct knit_node *node,
                          struct knit_node_stats *out)
 {
     *out = node->stats;
+    out->sessions = (uint32_t)node->session_count;
+}
+
+/* ---- peers ---------------------------------------------------------------------- */
+
+/* The first listening socket of the address's family. */
+static int socket_for(const struct knit_node *node, const struct knit_addr *a)
+{
+    for (size_t i = 0; i < node->socket_count; i++)
+        if (node->sockets[i].local.family == a->family)
+            return node->sockets[i].handle;
+    return -1;
+}
+
+int knit_node_connect(struct knit_node *node, const struct knit_peer_id *peer,
+                      const struct knit_addr *addr, uint64_t now)
+{
+    if (knit_peer_id_equal(peer, &node->identity.id))
+        return KNIT_E_INVAL;
+    int sock = socket_for(node, addr);
+    if (sock < 0)
+        return KNIT_E_UNSUPPORTED;
+    struct knit_session *s = node_find_session(node, peer);
+    int err = s ? KNIT_OK : new_session(node, peer, now, &s);
+    if (err == KNIT_OK) {
+        knit_session_set_wanted(s, true);
+        err = knit_session_connect(s, sock, addr, now);
+    }
+    reap_sessions(node);
+    return err;
+}
+
+int knit_node_disconnect(struct knit_node *node,
+                         const struct knit_peer_id *peer, uint64_t now)
+{
+    struct knit_session *s = node_find_session(node, peer);
+    if (!s)
+        return KNIT_E_NOT_FOUND;
+    knit_session_close(s, KNIT_CONN_NO_ERROR, "disconnected", now);
+    reap_sessions(node);
+    return KNIT_OK;
+}
+
+bool knit_node_peer_is_up(const struct knit_node *node,
+                          const struct knit_peer_id *peer)
+{
+    struct knit_session *s = node_find_session(node, peer);
+    return s && knit_session_is_up(s);
+}
+
+int knit_node_peer_stats(const struct knit_node *node,
+                         const struct knit_peer_id *peer,
+                         struct knit_session_stats *out)
+{
+    struct knit_session *s = node_find_session(node, peer);
+    if (!s)
+        return KNIT_E_NOT_FOUND;
+    knit_session_get_stats(s, out);
+    return KNIT_OK;
 }

@@ -2,11 +2,16 @@
  *
  * A driver (transport/uv_driver.c for the daemon, sim/ for the simulator)
  * owns the sockets and the clock. It creates the node with a struct knit_io,
- * tells it which sockets it listens on, and then only ever calls three
- * functions: knit_node_receive() for each datagram, knit_node_timeout() when
- * the deadline from knit_node_next_deadline() has passed, and the latter to
- * re-arm its timer after either. Many nodes can live in one process; there
- * is no global state. */
+ * tells it which sockets it listens on, and then calls knit_node_receive()
+ * for each datagram, knit_node_timeout() when the deadline from
+ * knit_node_next_deadline() has passed, and the latter again to re-arm its
+ * timer after any call into the node. Many nodes can live in one process;
+ * there is no global state.
+ *
+ * The node keeps one secure session (proto/session.h) per peer and serves
+ * two protocols itself: /knit/ping/1 (echo) and /knit/bench/1 (a sink that
+ * answers with the byte count). Streams of the protocols the embedder
+ * registered reach it as events; any other stream is refused. */
 #ifndef KNIT_NODE_H
 #define KNIT_NODE_H
 
@@ -14,19 +19,36 @@
 #include <stdint.h>
 
 #include "proto/identity.h"
+#include "proto/session.h"
 #include "transport/io.h"
 
 #define KNIT_NODE_MAX_SOCKETS 8
+#define KNIT_PROTOCOL_PING "/knit/ping/1"
+#define KNIT_PROTOCOL_BENCH "/knit/bench/1"
 
 struct knit_node_config {
     /* The node keeps its own copy and wipes it when freed. */
     const struct knit_identity *identity;
+    /* Wall clock at creation, µs since the Unix epoch (hello timestamps). */
+    uint64_t unix_time_us;
+    /* Protocols the embedder serves (NULL-terminated list, or NULL). */
+    const char *const *protocols;
+    /* NULL: knit_session_config_default(). */
+    const struct knit_session_config *session;
+    /* Handshake initiations per second above which a cookie round trip is
+     * demanded first (0: 100). */
+    uint32_t handshake_load_threshold;
+    /* Most sessions at once (0: 4096); new initiations beyond are ignored. */
+    uint32_t max_sessions;
 };
 
 struct knit_node_stats {
     uint64_t packets_received;
     uint64_t bytes_received;
-    uint64_t packets_dropped;     /* malformed or of an unknown type */
+    uint64_t packets_dropped;     /* malformed, unknown, failed to open */
+    uint64_t cookies_sent;
+    uint64_t handshakes_rate_limited;
+    uint32_t sessions;
 };
 
 struct knit_node;
@@ -55,5 +77,41 @@ uint64_t knit_node_next_deadline(const struct knit_node *node);
 const struct knit_peer_id *knit_node_peer_id(const struct knit_node *node);
 void knit_node_get_stats(const struct knit_node *node,
                          struct knit_node_stats *out);
+
+/* ---- peers and streams (for the embedder) ---------------------------------- */
+
+/* Opens (or keeps) a session to peer at addr; KNIT_EVENT_PEER_UP follows
+ * when it is established. The session is kept alive while wanted. */
+int knit_node_connect(struct knit_node *node, const struct knit_peer_id *peer,
+                      const struct knit_addr *addr, uint64_t now);
+/* Closes the session to peer (a CLOSE, then KNIT_EVENT_PEER_DOWN). */
+int knit_node_disconnect(struct knit_node *node,
+                         const struct knit_peer_id *peer, uint64_t now);
+bool knit_node_peer_is_up(const struct knit_node *node,
+                          const struct knit_peer_id *peer);
+int knit_node_peer_stats(const struct knit_node *node,
+                         const struct knit_peer_id *peer,
+                         struct knit_session_stats *out);
+
+/* Stream calls; KNIT_E_NOT_FOUND when there is no session up with peer or
+ * no such stream. Writes and finishes are sent at once. */
+int knit_node_open_stream(struct knit_node *node,
+                          const struct knit_peer_id *peer,
+                          const char *protocol, uint64_t now,
+                          uint64_t *stream_id);
+int knit_node_stream_write(struct knit_node *node,
+                           const struct knit_peer_id *peer, uint64_t stream_id,
+                           const uint8_t *data, size_t len, uint64_t now,
+                           size_t *accepted);
+int knit_node_stream_finish(struct knit_node *node,
+                            const struct knit_peer_id *peer,
+                            uint64_t stream_id, uint64_t now);
+int knit_node_stream_read(struct knit_node *node,
+                          const struct knit_peer_id *peer, uint64_t stream_id,
+                          uint8_t *buf, size_t cap, size_t *n, bool *fin,
+                          uint64_t now);
+int knit_node_stream_reset(struct knit_node *node,
+                           const struct knit_peer_id *peer, uint64_t stream_id,
+                           uint64_t code, uint64_t now);
 
 #endif

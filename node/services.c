@@ -1,0 +1,146 @@
+/* Protocols every node serves itself:
+ *   /knit/ping/1   echoes every byte back, then FIN after the peer's FIN;
+ *                  `knit ping` measures round trips with it.
+ *   /knit/bench/1  reads and discards everything, then answers the byte
+ *                  count (8 bytes, big-endian) and FIN; `knit bench`
+ *                  measures throughput with it.
+ * Both are bounded: at most NODE_MAX_SERVICE_STREAMS at once (more are
+ * refused), and the echo reads only as much as it can write back, so a
+ * peer that never reads its echo stalls its own stream, nothing else. */
+#include <string.h>
+
+#include "node/node_internal.h"
+#include "proto/conn.h"
+#include "transport/error.h"
+
+static struct service_stream *find(struct knit_node *node,
+                                   const struct knit_session *s, uint64_t id)
+{
+    for (int i = 0; i < NODE_MAX_SERVICE_STREAMS; i++)
+        if (node->services[i].session == s &&
+            node->services[i].stream_id == id)
+            return &node->services[i];
+    return NULL;
+}
+
+static void release(struct service_stream *st)
+{
+    memset(st, 0, sizeof *st);
+}
+
+static void pump_ping(struct knit_conn *c, struct service_stream *st)
+{
+    uint8_t buf[4096];
+    for (;;) {
+        size_t room = knit_conn_stream_send_space(c, st->stream_id);
+        if (room == 0)
+            return;   /* resumes on STREAM_WRITABLE */
+        size_t n, accepted;
+        bool fin;
+        if (knit_conn_stream_read(c, st->stream_id, buf,
+                                  room < sizeof buf ? room : sizeof buf, &n,
+                                  &fin) != KNIT_OK)
+            return;
+        if (n)
+            knit_conn_stream_write(c, st->stream_id, buf, n, &accepted);
+        if (fin) {
+            knit_conn_stream_finish(c, st->stream_id);
+            return;
+        }
+        if (n == 0)
+            return;
+    }
+}
+
+static void pump_bench(struct knit_conn *c, struct service_stream *st)
+{
+    uint8_t buf[16384];
+    for (;;) {
+        size_t n;
+        bool fin;
+        if (knit_conn_stream_read(c, st->stream_id, buf, sizeof buf, &n,
+                                  &fin) != KNIT_OK)
+            return;
+        st->count += n;
+        if (fin) {
+            uint8_t count[8];
+            size_t accepted;
+            for (int i = 0; i < 8; i++)
+                count[i] = (uint8_t)(st->count >> (56 - 8 * i));
+            knit_conn_stream_write(c, st->stream_id, count, sizeof count,
+                                   &accepted);
+            knit_conn_stream_finish(c, st->stream_id);
+            return;
+        }
+        if (n == 0)
+            return;
+    }
+}
+
+static void pump(struct knit_conn *c, struct service_stream *st)
+{
+    if (st->bench)
+        pump_bench(c, st);
+    else
+        pump_ping(c, st);
+}
+
+bool node_services_open(struct knit_node *node, struct knit_session *s,
+                        uint64_t stream_id, const char *protocol)
+{
+    bool ping = strcmp(protocol, KNIT_PROTOCOL_PING) == 0;
+    bool bench = strcmp(protocol, KNIT_PROTOCOL_BENCH) == 0;
+    if (!ping && !bench)
+        return false;
+    struct knit_conn *c = knit_session_conn(s);
+    struct service_stream *st = find(node, NULL, 0);
+    if (!st) {
+        knit_conn_stream_reset(c, stream_id, KNIT_CONN_REFUSED);
+        return true;
+    }
+    st->session = s;
+    st->stream_id = stream_id;
+    st->bench = bench;
+    st->count = 0;
+    pump(c, st);
+    return true;
+}
+
+bool node_services_event(struct knit_node *node, struct knit_session *s,
+                         const struct knit_session_event *sev)
+{
+    struct service_stream *st = find(node, s, sev->stream_id);
+    if (!st)
+        return false;
+    struct knit_conn *c = knit_session_conn(s);
+    switch (sev->type) {
+    case KNIT_SESSION_STREAM_READABLE:
+    case KNIT_SESSION_STREAM_WRITABLE:
+        if (c)
+            pump(c, st);
+        break;
+    case KNIT_SESSION_STREAM_RESET:
+        if (c)
+            knit_conn_stream_reset(c, sev->stream_id, KNIT_CONN_CANCELLED);
+        release(st);
+        break;
+    case KNIT_SESSION_STREAM_CLOSED:
+        release(st);
+        break;
+    default:
+        break;
+    }
+    return true;
+}
+
+void node_services_forget(struct knit_node *node, struct knit_session *s)
+{
+    for (int i = 0; i < NODE_MAX_SERVICE_STREAMS; i++)
+        if (node->services[i].session == s)
+            release(&node->services[i]);
+}
+
+void node_services_free(struct knit_node *node)
+{
+    memset(node->services, 0, sizeof node->services);
+}

@@ -1,0 +1,615 @@
+/* A secure session: handshakes and keypairs, timers, and the glue between
+ * the conn and the wire. Paths live in session_path.c. */
+#include "proto/session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "proto/handshake.h"
+#include "proto/record.h"
+#include "proto/session_internal.h"
+#include "transport/error.h"
+
+#define SECOND 1000000ull
+
+void knit_session_config_default(struct knit_session_config *cfg)
+{
+    cfg->rekey_after_us = 120 * SECOND;
+    cfg->reject_after_us = 180 * SECOND;
+    cfg->rekey_after_packets = 1ull << 60;
+    cfg->keepalive_us = 25 * SECOND;
+    cfg->idle_timeout_us = 75 * SECOND;
+    cfg->handshake_retry_us = 1 * SECOND;
+    cfg->handshake_retry_max_us = 8 * SECOND;
+    cfg->connect_timeout_us = 30 * SECOND;
+    cfg->path_retry_us = SECOND / 4;
+    knit_conn_config_default(&cfg->conn);
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+void session_emit(struct knit_session *s, enum knit_session_event_type type,
+                  uint64_t stream_id)
+{
+    struct knit_session_event ev = {.type = type, .stream_id = stream_id};
+    s->env.event(s->env.ctx, s, &ev);
+}
+
+static void die(struct knit_session *s, int error, const char *reason)
+{
+    if (s->dead)
+        return;
+    s->dead = true;
+    s->up = false;
+    s->handshaking = false;
+    struct knit_session_event ev = {
+        .type = KNIT_SESSION_DOWN, .error = error, .reason = reason,
+    };
+    s->env.event(s->env.ctx, s, &ev);
+}
+
+static void on_stream_opened(void *ctx, uint64_t id, const char *protocol)
+{
+    struct knit_session *s = ctx;
+    struct knit_session_event ev = {
+        .type = KNIT_SESSION_STREAM_OPENED, .stream_id = id,
+        .protocol = protocol,
+    };
+    s->env.event(s->env.ctx, s, &ev);
+}
+
+static void on_stream_readable(void *ctx, uint64_t id)
+{
+    session_emit(ctx, KNIT_SESSION_STREAM_READABLE, id);
+}
+
+static void on_stream_writable(void *ctx, uint64_t id)
+{
+    session_emit(ctx, KNIT_SESSION_STREAM_WRITABLE, id);
+}
+
+static void on_stream_reset(void *ctx, uint64_t id, uint64_t code)
+{
+    struct knit_session *s = ctx;
+    struct knit_session_event ev = {
+        .type = KNIT_SESSION_STREAM_RESET, .stream_id = id, .code = code,
+    };
+    s->env.event(s->env.ctx, s, &ev);
+}
+
+static void on_stream_closed(void *ctx, uint64_t id)
+{
+    session_emit(ctx, KNIT_SESSION_STREAM_CLOSED, id);
+}
+
+static void on_peer_closed(void *ctx, uint64_t code, const char *reason)
+{
+    (void)code;
+    die(ctx, KNIT_E_IO, reason[0] ? reason : "peer closed the session");
+}
+
+/* ---- keypairs ------------------------------------------------------------------ */
+
+static void drop_keypair(struct knit_session *s, struct knit_keypair *kp,
+                         bool *has)
+{
+    if (!*has)
+        return;
+    s->env.drop_index(s->env.ctx, kp->local_index);
+    knit_keypair_wipe(kp);
+    *has = false;
+}
+
+static struct knit_keypair *find_keypair(struct knit_session *s,
+                                         uint32_t index)
+{
+    if (s->has_cur && s->cur.local_index == index)
+        return &s->cur;
+    if (s->has_next && s->next.local_index == index)
+        return &s->next;
+    if (s->has_prev && s->prev.local_index == index)
+        return &s->prev;
+    return NULL;
+}
+
+/* The new keypair becomes current; the old current stays a while as
+ * previous so packets already in flight under it still open. */
+static void install_current(struct knit_session *s,
+                            const struct knit_keypair *kp)
+{
+    drop_keypair(s, &s->prev, &s->has_prev);
+    if (s->has_cur) {
+        s->prev = s->cur;
+        s->has_prev = true;
+    }
+    s->cur = *kp;
+    s->has_cur = true;
+    s->handshakes++;
+}
+
+static bool keypair_usable(const struct knit_session *s,
+                           const struct knit_keypair *kp, uint64_t now)
+{
+    return now - kp->created < s->cfg.reject_after_us &&
+           kp->packets_sent < s->cfg.rekey_after_packets * 2;
+}
+
+/* ---- hello and conn ------------------------------------------------------------- */
+
+static int our_hello(struct knit_session *s, uint64_t now, uint8_t *out,
+                     size_t cap, size_t *len)
+{
+    struct knit_hello h = *s->env.hello;
+    h.instance = s->local_instance;
+    h.timestamp_us = s->env.unix_time_us(s->env.ctx, now);
+    /* Timestamps only go up, even if the wall clock steps back. */
+    if (h.timestamp_us <= s->last_sent_ts)
+        h.timestamp_us = s->last_sent_ts + 1;
+    s->last_sent_ts = h.timestamp_us;
+    return knit_hello_encode(&h, out, cap, len);
+}
+
+static int new_conn(struct knit_session *s, const struct knit_hello *hello)
+{
+    static const struct knit_conn_callbacks template = {
+        .stream_opened = on_stream_opened,
+        .stream_readable = on_stream_readable,
+        .stream_writable = on_stream_writable,
+        .stream_reset = on_stream_reset,
+        .stream_closed = on_stream_closed,
+        .path_challenge = session_on_path_challenge,
+        .path_response = session_on_path_response,
+        .peer_closed = on_peer_closed,
+    };
+    struct knit_conn_callbacks cb = template;
+    cb.ctx = s;
+    struct knit_conn_peer_params peer = {
+        .max_data = hello->max_data,
+        .stream_window = hello->stream_window,
+        .max_streams = hello->max_streams,
+    };
+    bool lower = knit_peer_id_cmp(&s->env.self->id, &s->peer) < 0;
+    return knit_conn_new(&s->conn, &s->cfg.conn, &peer, lower, &cb);
+}
+
+/* Checks the peer's hello and sets up (or resets) the conn it describes. */
+static int accept_hello(struct knit_session *s, const struct knit_hello *h)
+{
+    if (!knit_peer_id_equal(&h->peer, &s->peer))
+        return KNIT_E_KEY_MISMATCH;
+    if (h->record_len) {
+        struct knit_peer_record rec;
+        int err = knit_record_verify(&rec, h->record, h->record_len);
+        if (err)
+            return err;
+        if (!knit_peer_id_equal(&rec.peer, &s->peer))
+            return KNIT_E_KEY_MISMATCH;
+    }
+    if (s->conn && s->peer_instance != h->instance) {
+        /* The peer restarted: its streams are gone, so are ours. */
+        knit_conn_free(s->conn);
+        s->conn = NULL;
+        if (s->up) {
+            s->up = false;
+            struct knit_session_event ev = {
+                .type = KNIT_SESSION_DOWN, .error = KNIT_E_IO,
+                .reason = "peer restarted",
+            };
+            s->env.event(s->env.ctx, s, &ev);
+        }
+    }
+    s->peer_instance = h->instance;
+    return s->conn ? KNIT_OK : new_conn(s, h);
+}
+
+static void become_up(struct knit_session *s)
+{
+    if (s->up || s->dead)
+        return;
+    s->up = true;
+    session_emit(s, KNIT_SESSION_UP, 0);
+}
+
+/* ---- handshakes ------------------------------------------------------------------ */
+
+static int send_initiation(struct knit_session *s, uint64_t now)
+{
+    if (s->handshaking)
+        s->env.drop_index(s->env.ctx, s->hs_index);
+    s->handshaking = false;
+    uint32_t index = s->env.new_index(s->env.ctx, s);
+    if (!index)
+        return KNIT_E_NOMEM;
+    uint8_t hello[KNIT_HELLO_MAX_BYTES];
+    uint8_t pkt[KNIT_HANDSHAKE_MAX];
+    uint8_t e[32];
+    size_t hello_len, len;
+    int err = our_hello(s, now, hello, sizeof hello, &hello_len);
+    if (err == KNIT_OK) {
+        s->env.random(s->env.ctx, e, sizeof e);
+        err = knit_handshake_initiation(&s->hs, s->env.self, &s->peer, e,
+                                        index, hello, hello_len, &s->cookies,
+                                        now, pkt, sizeof pkt, &len);
+        sodium_memzero(e, sizeof e);
+    }
+    if (err) {
+        s->env.drop_index(s->env.ctx, index);
+        return err;
+    }
+    s->handshaking = true;
+    s->hs_index = index;
+    s->hs_sent = now;
+    s->hs_retry_at = now + s->hs_backoff;
+    session_send_handshake(s, pkt, len);
+    return KNIT_OK;
+}
+
+static void start_handshake(struct knit_session *s, uint64_t now)
+{
+    if (s->handshaking)
+        return;
+    s->hs_started = now;
+    s->hs_backoff = s->cfg.handshake_retry_us;
+    send_initiation(s, now);
+}
+
+int knit_session_connect(struct knit_session *s, int sock,
+                         const struct knit_addr *addr, uint64_t now)
+{
+    if (s->dead)
+        return KNIT_E_INVAL;
+    int p = session_path_add(s, sock, addr, false, now);
+    if (p < 0)
+        return p;
+    if (!s->up)
+        start_handshake(s, now);
+    return KNIT_OK;
+}
+
+int knit_session_on_initiation(struct knit_session *s,
+                               struct knit_noise_handshake *hs,
+                               uint32_t sender_index,
+                               const struct knit_hello *hello, int sock,
+                               const struct knit_addr *from, uint64_t now)
+{
+    if (s->dead)
+        return KNIT_E_INVAL;
+    /* An initiation is replayable; its timestamp is what makes a replay
+     * harmless: only a newer one than the last is answered. */
+    if (hello->timestamp_us <= s->last_initiation_ts)
+        return KNIT_E_DUPLICATE;
+    int err = accept_hello(s, hello);
+    if (err)
+        return err;
+    s->last_initiation_ts = hello->timestamp_us;
+    uint32_t index = s->env.new_index(s->env.ctx, s);
+    if (!index)
+        return KNIT_E_NOMEM;
+    uint8_t hello_out[KNIT_HELLO_MAX_BYTES];
+    uint8_t pkt[KNIT_HANDSHAKE_MAX];
+    size_t hello_len, len;
+    err = our_hello(s, now, hello_out, sizeof hello_out, &hello_len);
+    if (err == KNIT_OK)
+        err = knit_handshake_response(hs, index, sender_index, hello_out,
+                                      hello_len, &s->cookies, now, pkt,
+                                      sizeof pkt, &len);
+    struct knit_keypair kp;
+    if (err == KNIT_OK)
+        err = knit_keypair_from_handshake(&kp, hs, false, index, sender_index,
+                                          now);
+    if (err) {
+        s->env.drop_index(s->env.ctx, index);
+        return err;
+    }
+    drop_keypair(s, &s->next, &s->has_next);
+    s->next = kp;
+    s->has_next = true;
+    knit_keypair_wipe(&kp);
+    int p = session_path_add(s, sock, from, false, now);
+    if (p >= 0)
+        s->env.send(s->env.ctx, sock, from, pkt, len);
+    return KNIT_OK;
+}
+
+int knit_session_on_response(struct knit_session *s, uint32_t local_index,
+                             const uint8_t *pkt, size_t len, int sock,
+                             const struct knit_addr *from, uint64_t now)
+{
+    if (!s->handshaking || local_index != s->hs_index || s->dead)
+        return KNIT_E_NOT_FOUND;
+    uint8_t hello_buf[KNIT_HELLO_MAX_BYTES];
+    size_t hello_len;
+    uint32_t remote_index;
+    int err = knit_handshake_read_response(&s->hs, pkt, len, &remote_index,
+                                           hello_buf, sizeof hello_buf,
+                                           &hello_len);
+    struct knit_hello hello;
+    if (err == KNIT_OK)
+        err = knit_hello_decode(&hello, hello_buf, hello_len);
+    if (err == KNIT_OK)
+        err = accept_hello(s, &hello);
+    if (err)
+        return err;   /* the handshake stays open for the real response */
+    struct knit_keypair kp;
+    err = knit_keypair_from_handshake(&kp, &s->hs, true, s->hs_index,
+                                      remote_index, now);
+    if (err)
+        return err;
+    s->handshaking = false;   /* the index now belongs to the keypair */
+    drop_keypair(s, &s->next, &s->has_next);
+    install_current(s, &kp);
+    knit_keypair_wipe(&kp);
+    int p = session_path_add(s, sock, from, true, now);
+    if (p >= 0)
+        session_path_activate(s, p);
+    s->last_rx = now;
+    become_up(s);
+    /* Confirms the keys to the responder, which sends nothing until then. */
+    knit_conn_ping(s->conn);
+    knit_session_flush(s, now);
+    return KNIT_OK;
+}
+
+int knit_session_on_cookie(struct knit_session *s, const uint8_t *pkt,
+                           size_t len, uint64_t now)
+{
+    if (!s->handshaking)
+        return KNIT_E_NOT_FOUND;
+    int err = knit_cookie_consume_reply(&s->cookies, pkt, len, now);
+    if (err)
+        return err;
+    /* The responder is under load and wants proof of our address: answer
+     * with a fresh initiation carrying mac2. */
+    return send_initiation(s, now);
+}
+
+/* ---- data -------------------------------------------------------------------------- */
+
+int knit_session_on_data(struct knit_session *s, uint32_t local_index,
+                         const uint8_t *pkt, size_t len, int sock,
+                         const struct knit_addr *from, uint64_t now)
+{
+    struct knit_keypair *kp = find_keypair(s, local_index);
+    if (!kp || s->dead)
+        return KNIT_E_NOT_FOUND;
+    if (!keypair_usable(s, kp, now))
+        return KNIT_E_AGAIN;
+    uint8_t plain[KNIT_SESSION_MAX_DATAGRAM];
+    size_t plain_len;
+    uint64_t pn;
+    int err = knit_keypair_open(kp, pkt, len, plain, sizeof plain, &plain_len,
+                                &pn);
+    if (err)
+        return err;
+    if (kp == &s->next) {
+        /* The initiator uses the keys we gave it: they are current now. */
+        struct knit_keypair confirmed = s->next;
+        s->has_next = false;
+        install_current(s, &confirmed);
+        knit_keypair_wipe(&confirmed);
+        kp = &s->cur;
+    }
+    s->last_rx = now;
+    int p = session_path_on_packet(s, sock, from, now);
+    become_up(s);
+    if (!s->conn)
+        return KNIT_OK;
+    s->rx_path = p;
+    err = knit_conn_on_packet(s->conn, pn, plain, plain_len, now);
+    s->rx_path = -1;
+    knit_session_flush(s, now);
+    if (err)
+        die(s, err, "protocol violation");
+    return err;
+}
+
+/* ---- sending ------------------------------------------------------------------------ */
+
+int session_seal_and_send(struct knit_session *s, int path,
+                          const uint8_t *plain, size_t len, uint64_t pn)
+{
+    uint8_t pkt[KNIT_SESSION_MAX_DATAGRAM];
+    size_t pkt_len;
+    int err = knit_keypair_seal(&s->cur, pn, plain, len, pkt, sizeof pkt,
+                                &pkt_len);
+    if (err)
+        return err;
+    return s->env.send(s->env.ctx, s->paths[path].sock, &s->paths[path].addr,
+                       pkt, pkt_len);
+}
+
+static bool can_send_data(const struct knit_session *s, uint64_t now)
+{
+    return s->conn && s->has_cur && s->cur.confirmed && s->active >= 0 &&
+           keypair_usable(s, &s->cur, now);
+}
+
+/* The keypair's initiator rekeys first; the responder waits a little
+ * longer so the two rarely start at once. */
+static uint64_t rekey_age(const struct knit_session *s)
+{
+    return s->cfg.rekey_after_us +
+           (s->cur.initiator ? 0 : s->cfg.handshake_retry_us * 10);
+}
+
+static void maybe_rekey(struct knit_session *s, uint64_t now)
+{
+    if (!s->has_cur || s->handshaking || s->dead)
+        return;
+    if (now - s->cur.created >= rekey_age(s) ||
+        s->cur.packets_sent >= s->cfg.rekey_after_packets)
+        start_handshake(s, now);
+}
+
+void knit_session_flush(struct knit_session *s, uint64_t now)
+{
+    if (s->dead)
+        return;
+    maybe_rekey(s, now);
+    if (!can_send_data(s, now))
+        return;
+    uint8_t plain[KNIT_SESSION_MAX_DATAGRAM];
+    /* Congestion control and pacing bound each round; this only guards
+     * against a bug turning into an endless loop. */
+    for (int i = 0; i < 1024; i++) {
+        size_t len;
+        uint64_t pn;
+        if (knit_conn_build_packet(s->conn, now, plain, sizeof plain, &len,
+                                   &pn) != KNIT_OK)
+            break;
+        session_seal_and_send(s, s->active, plain, len, pn);
+        s->last_tx = now;
+    }
+    if (knit_conn_is_closed(s->conn))
+        die(s, KNIT_E_IO, s->close_reason[0] ? s->close_reason
+                                             : "session closed");
+}
+
+void knit_session_close(struct knit_session *s, uint64_t code,
+                        const char *reason, uint64_t now)
+{
+    if (s->dead)
+        return;
+    snprintf(s->close_reason, sizeof s->close_reason, "%s",
+             reason ? reason : "");
+    if (s->conn && can_send_data(s, now)) {
+        knit_conn_close(s->conn, code, reason);
+        knit_session_flush(s, now);
+    }
+    die(s, KNIT_OK, s->close_reason[0] ? s->close_reason : "closed");
+}
+
+/* ---- timers ------------------------------------------------------------------------ */
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+uint64_t knit_session_next_deadline(const struct knit_session *s)
+{
+    if (s->dead)
+        return KNIT_NO_DEADLINE;
+    uint64_t next = KNIT_NO_DEADLINE;
+    if (s->handshaking)
+        next = min_u64(next, s->hs_retry_at);
+    if (s->up) {
+        next = min_u64(next, s->last_rx + s->cfg.idle_timeout_us);
+        if (s->wanted)
+            next = min_u64(next, s->last_tx + s->cfg.keepalive_us);
+        if (s->has_cur && !s->handshaking)
+            next = min_u64(next, s->cur.created + rekey_age(s));
+    }
+    if (s->conn)
+        next = min_u64(next, knit_conn_next_deadline(s->conn));
+    return min_u64(next, session_path_deadline(s));
+}
+
+void knit_session_on_timeout(struct knit_session *s, uint64_t now)
+{
+    if (s->dead)
+        return;
+    if (s->handshaking && now >= s->hs_retry_at) {
+        if (!s->up && now - s->hs_started >= s->cfg.connect_timeout_us) {
+            die(s, KNIT_E_AGAIN, "no answer to the handshake");
+            return;
+        }
+        s->hs_backoff = min_u64(s->hs_backoff * 2,
+                                s->cfg.handshake_retry_max_us);
+        send_initiation(s, now);
+    }
+    if (s->up && now - s->last_rx >= s->cfg.idle_timeout_us) {
+        die(s, KNIT_E_AGAIN, "peer went silent");
+        return;
+    }
+    if (s->up && s->wanted && s->conn &&
+        now - s->last_tx >= s->cfg.keepalive_us)
+        knit_conn_ping(s->conn);
+    if (s->conn)
+        knit_conn_on_timeout(s->conn, now);
+    session_path_on_timeout(s, now);
+    knit_session_flush(s, now);
+}
+
+/* ---- lifetime and accessors ----------------------------------------------------------- */
+
+int knit_session_new(struct knit_session **out,
+                     const struct knit_session_env *env,
+                     const struct knit_session_config *cfg,
+                     const struct knit_peer_id *peer, uint64_t now)
+{
+    struct knit_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return KNIT_E_NOMEM;
+    s->env = *env;
+    s->cfg = *cfg;
+    s->peer = *peer;
+    s->active = -1;
+    s->rx_path = -1;
+    s->created = s->last_rx = s->last_tx = now;
+    env->random(env->ctx, (uint8_t *)&s->local_instance,
+                sizeof s->local_instance);
+    uint8_t peer_x[32];
+    if (crypto_sign_ed25519_pk_to_curve25519(peer_x, peer->pubkey) != 0) {
+        free(s);
+        return KNIT_E_KEY_MISMATCH;
+    }
+    knit_cookie_maker_init(&s->cookies, peer_x);
+    *out = s;
+    return KNIT_OK;
+}
+
+void knit_session_free(struct knit_session *s)
+{
+    if (!s)
+        return;
+    if (s->handshaking)
+        s->env.drop_index(s->env.ctx, s->hs_index);
+    knit_noise_wipe(&s->hs);
+    drop_keypair(s, &s->prev, &s->has_prev);
+    drop_keypair(s, &s->cur, &s->has_cur);
+    drop_keypair(s, &s->next, &s->has_next);
+    knit_conn_free(s->conn);
+    free(s);
+}
+
+const struct knit_peer_id *knit_session_peer(const struct knit_session *s)
+{
+    return &s->peer;
+}
+
+bool knit_session_is_up(const struct knit_session *s)
+{
+    return s->up;
+}
+
+bool knit_session_is_dead(const struct knit_session *s)
+{
+    return s->dead;
+}
+
+void knit_session_set_wanted(struct knit_session *s, bool wanted)
+{
+    s->wanted = wanted;
+}
+
+struct knit_conn *knit_session_conn(struct knit_session *s)
+{
+    return s->up ? s->conn : NULL;
+}
+
+void knit_session_get_stats(const struct knit_session *s,
+                            struct knit_session_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s->conn)
+        knit_conn_get_stats(s->conn, &out->conn);
+    if (s->active >= 0)
+        out->path = s->paths[s->active].addr;
+    out->handshakes = s->handshakes;
+    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
+        out->paths += s->paths[i].used;
+}

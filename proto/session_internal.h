@@ -1,0 +1,74 @@
+/* Shared internals of proto/session*.c. */
+#ifndef KNIT_SESSION_INTERNAL_H
+#define KNIT_SESSION_INTERNAL_H
+
+#include "proto/session.h"
+
+/* Largest datagram a session sends or accepts: our packets are at most
+ * max_payload + 32 bytes, far below this. */
+#define KNIT_SESSION_MAX_DATAGRAM 2048
+#define PATH_CHALLENGE_TRIES 8
+
+struct session_path {
+    bool used;
+    bool validated;
+    bool challenging;
+    int sock;
+    struct knit_addr addr;
+    uint8_t challenge[8];
+    uint64_t challenge_sent;
+    uint32_t challenge_tries;
+    uint64_t last_rx;
+    uint64_t added;
+};
+
+struct knit_session {
+    struct knit_session_env env;
+    struct knit_session_config cfg;
+    struct knit_peer_id peer;
+    struct knit_cookie_maker cookies;
+
+    /* our initiation awaiting its response */
+    bool handshaking;
+    struct knit_noise_handshake hs;
+    uint32_t hs_index;
+    uint64_t hs_started, hs_sent, hs_retry_at, hs_backoff;
+
+    bool has_prev, has_cur, has_next;
+    struct knit_keypair prev, cur, next;
+
+    struct knit_conn *conn;
+    uint64_t local_instance, peer_instance;
+    uint64_t last_initiation_ts;     /* newest initiation answered */
+    uint64_t last_sent_ts;           /* newest hello timestamp we sent */
+
+    struct session_path paths[KNIT_SESSION_MAX_PATHS];
+    int active;                      /* validated path data goes to; -1 */
+    int rx_path;                     /* path of the packet being handled */
+
+    uint64_t created, last_rx, last_tx;
+    bool up, dead, wanted;
+    uint32_t handshakes;
+    char close_reason[KNIT_CONN_CLOSE_REASON_MAX + 1];
+};
+
+void session_emit(struct knit_session *s, enum knit_session_event_type type,
+                  uint64_t stream_id);
+int session_seal_and_send(struct knit_session *s, int path,
+                          const uint8_t *plain, size_t len, uint64_t pn);
+
+/* session_path.c */
+int session_path_add(struct knit_session *s, int sock,
+                     const struct knit_addr *addr, bool validated,
+                     uint64_t now);
+void session_path_activate(struct knit_session *s, int path);
+int session_path_on_packet(struct knit_session *s, int sock,
+                           const struct knit_addr *from, uint64_t now);
+void session_send_handshake(struct knit_session *s, const uint8_t *pkt,
+                            size_t len);
+uint64_t session_path_deadline(const struct knit_session *s);
+void session_path_on_timeout(struct knit_session *s, uint64_t now);
+void session_on_path_challenge(void *ctx, const uint8_t data[8]);
+void session_on_path_response(void *ctx, const uint8_t data[8]);
+
+#endif

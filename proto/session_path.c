@@ -1,0 +1,189 @@
+/* A session's paths: the (socket, remote address) pairs its packets may
+ * travel. Data goes only to a validated path; a new one is validated by
+ * PATH_CHALLENGE / PATH_RESPONSE before traffic moves to it, so a forged or
+ * replayed packet from elsewhere cannot redirect the session, while a peer
+ * whose NAT rebinds keeps its session. */
+#include <string.h>
+
+#include "proto/session_internal.h"
+#include "transport/error.h"
+
+static int find_path(const struct knit_session *s, int sock,
+                     const struct knit_addr *addr)
+{
+    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
+        if (s->paths[i].used && s->paths[i].sock == sock &&
+            knit_addr_equal(&s->paths[i].addr, addr))
+            return i;
+    return -1;
+}
+
+/* A free slot, else the oldest path that is not the active one. */
+static int slot_for_new_path(const struct knit_session *s)
+{
+    int victim = -1;
+    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++) {
+        if (!s->paths[i].used)
+            return i;
+        if (i != s->active &&
+            (victim < 0 || s->paths[i].added < s->paths[victim].added))
+            victim = i;
+    }
+    return victim;
+}
+
+int session_path_add(struct knit_session *s, int sock,
+                     const struct knit_addr *addr, bool validated,
+                     uint64_t now)
+{
+    int p = find_path(s, sock, addr);
+    if (p < 0) {
+        p = slot_for_new_path(s);
+        if (p < 0)
+            return KNIT_E_TOO_BIG;
+        memset(&s->paths[p], 0, sizeof s->paths[p]);
+        s->paths[p].used = true;
+        s->paths[p].sock = sock;
+        s->paths[p].addr = *addr;
+        s->paths[p].added = now;
+    }
+    if (validated)
+        s->paths[p].validated = true;
+    return p;
+}
+
+void session_path_activate(struct knit_session *s, int p)
+{
+    if (p == s->active)
+        return;
+    bool had = s->active >= 0;
+    s->active = p;
+    s->paths[p].challenging = false;
+    if (had)
+        session_emit(s, KNIT_SESSION_PATH_CHANGED, 0);
+}
+
+static void send_challenge(struct knit_session *s, int p, uint64_t now)
+{
+    struct session_path *path = &s->paths[p];
+    uint8_t plain[KNIT_SESSION_MAX_DATAGRAM];
+    size_t len;
+    uint64_t pn;
+    if (!s->conn || !s->has_cur)
+        return;
+    if (!path->challenging) {
+        s->env.random(s->env.ctx, path->challenge, sizeof path->challenge);
+        path->challenging = true;
+        path->challenge_tries = 0;
+    }
+    path->challenge_sent = now;
+    path->challenge_tries++;
+    if (knit_conn_build_path_packet(s->conn, now, false, path->challenge,
+                                    plain, sizeof plain, &len, &pn) == 0)
+        session_seal_and_send(s, p, plain, len, pn);
+}
+
+/* An authenticated packet came from (sock, from). A known path is alive; a
+ * new one is challenged, and until it answers data stays where it was.
+ * Returns the path's index. */
+int session_path_on_packet(struct knit_session *s, int sock,
+                           const struct knit_addr *from, uint64_t now)
+{
+    int p = find_path(s, sock, from);
+    if (p < 0) {
+        p = session_path_add(s, sock, from, false, now);
+        if (p < 0)
+            return -1;
+    }
+    struct session_path *path = &s->paths[p];
+    path->last_rx = now;
+    if (s->active < 0) {
+        /* The first packet under confirmed keys comes from where the
+         * handshake went: that path is proven. */
+        path->validated = true;
+        session_path_activate(s, p);
+    } else if (!path->validated && !path->challenging) {
+        send_challenge(s, p, now);
+    }
+    return p;
+}
+
+void session_on_path_challenge(void *ctx, const uint8_t data[8])
+{
+    struct knit_session *s = ctx;
+    int p = s->rx_path;
+    uint8_t plain[KNIT_SESSION_MAX_DATAGRAM];
+    size_t len;
+    uint64_t pn;
+    /* The answer goes back on the path the challenge came in on. */
+    if (p < 0 || !s->conn || !s->has_cur)
+        return;
+    if (knit_conn_build_path_packet(s->conn, s->paths[p].last_rx, true, data,
+                                    plain, sizeof plain, &len, &pn) == 0)
+        session_seal_and_send(s, p, plain, len, pn);
+}
+
+void session_on_path_response(void *ctx, const uint8_t data[8])
+{
+    struct knit_session *s = ctx;
+    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++) {
+        struct session_path *path = &s->paths[i];
+        if (!path->used || !path->challenging ||
+            memcmp(path->challenge, data, sizeof path->challenge) != 0)
+            continue;
+        path->validated = true;
+        path->challenging = false;
+        /* Move to it if the peer is sending from there now (it rebound or
+         * a better path came up). */
+        if (s->active < 0 ||
+            path->last_rx >= s->paths[s->active].last_rx)
+            session_path_activate(s, i);
+        return;
+    }
+}
+
+/* Handshakes go to the active path, or, before there is one, to every
+ * candidate: whichever answers becomes the path. */
+void session_send_handshake(struct knit_session *s, const uint8_t *pkt,
+                            size_t len)
+{
+    if (s->active >= 0) {
+        s->env.send(s->env.ctx, s->paths[s->active].sock,
+                    &s->paths[s->active].addr, pkt, len);
+        return;
+    }
+    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
+        if (s->paths[i].used)
+            s->env.send(s->env.ctx, s->paths[i].sock, &s->paths[i].addr, pkt,
+                        len);
+}
+
+uint64_t session_path_deadline(const struct knit_session *s)
+{
+    uint64_t next = KNIT_NO_DEADLINE;
+    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++) {
+        const struct session_path *path = &s->paths[i];
+        if (path->used && path->challenging) {
+            uint64_t t = path->challenge_sent + s->cfg.path_retry_us;
+            if (t < next)
+                next = t;
+        }
+    }
+    return next;
+}
+
+void session_path_on_timeout(struct knit_session *s, uint64_t now)
+{
+    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++) {
+        struct session_path *path = &s->paths[i];
+        if (!path->used || !path->challenging ||
+            now < path->challenge_sent + s->cfg.path_retry_us)
+            continue;
+        if (path->challenge_tries >= PATH_CHALLENGE_TRIES) {
+            /* No answer: the path does not work; forget it. */
+            memset(path, 0, sizeof *path);
+            continue;
+        }
+        send_challenge(s, i, now);
+    }
+}
