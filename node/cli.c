@@ -13,6 +13,8 @@
     "  daemon    run a node in the foreground\n" \
     "  id        print this node's peer ID and addresses\n" \
     "  keygen    create an identity key\n" \
+    "  ping      measure round trips to a peer (through the daemon)\n" \
+    "  bench     measure throughput to a peer (through the daemon)\n" \
     "\n" \
     "options:\n" \
     "  -h, --help       show this help (knit <command> --help for a command)\n" \
@@ -30,6 +32,8 @@ static const struct command commands[] = {
     {"daemon", knit_cli_daemon},
     {"id", knit_cli_id},
     {"keygen", knit_cli_keygen},
+    {"ping", knit_cli_ping},
+    {"bench", knit_cli_bench},
 };
 
 int knit_cli_usage_error(const char *cmd, int opt, int bad_opt, char **argv,

@@ -17,6 +17,8 @@ int knit_cli_main(int argc, char **argv);
 int knit_cli_daemon(int argc, char **argv);
 int knit_cli_id(int argc, char **argv);
 int knit_cli_keygen(int argc, char **argv);
+int knit_cli_ping(int argc, char **argv);
+int knit_cli_bench(int argc, char **argv);
 
 /* Prints "knit <cmd>: <problem> (try 'knit <cmd> --help')" and returns
  * KNIT_EXIT_USAGE; opt is what getopt returned, bad_opt its optopt. */

@@ -14,7 +14,7 @@
 #include "datadir.h"
 #include "transport/error.h"
 
-struct control_client {
+struct knit_control_client {
     uv_pipe_t pipe;
     struct knit_control *ctl;
     size_t len;
@@ -24,9 +24,10 @@ struct control_client {
 struct knit_control {
     uv_pipe_t server;
     knit_control_handler handler;
+    knit_control_closed closed;
     void *ctx;
     char path[KNIT_PATH_MAX];
-    struct control_client *clients[KNIT_CONTROL_MAX_CLIENTS];
+    struct knit_control_client *clients[KNIT_CONTROL_MAX_CLIENTS];
     int open_handles;
     bool closing;
 };
@@ -44,19 +45,22 @@ static void release_handle(struct knit_control *ctl)
 
 static void on_client_closed(uv_handle_t *handle)
 {
-    struct control_client *c = handle->data;
+    struct knit_control_client *c = handle->data;
     struct knit_control *ctl = c->ctl;
     free(c);
     release_handle(ctl);
 }
 
-static void close_client(struct control_client *c)
+static void close_client(struct knit_control_client *c)
 {
+    if (uv_is_closing((uv_handle_t *)&c->pipe))
+        return;
     for (int i = 0; i < KNIT_CONTROL_MAX_CLIENTS; i++)
         if (c->ctl->clients[i] == c)
             c->ctl->clients[i] = NULL;
-    if (!uv_is_closing((uv_handle_t *)&c->pipe))
-        uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+    if (c->ctl->closed)
+        c->ctl->closed(c->ctl->ctx, c);
+    uv_close((uv_handle_t *)&c->pipe, on_client_closed);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -65,47 +69,59 @@ static void on_written(uv_write_t *req, int status)
     free(req);
 }
 
-static void send_frame(struct control_client *c, const uint8_t *frame,
-                       size_t len)
+int knit_control_send(struct knit_control_client *c, const uint8_t *frame,
+                      size_t len)
 {
+    if (uv_is_closing((uv_handle_t *)&c->pipe))
+        return KNIT_E_IO;
     struct write_request *wr = malloc(sizeof *wr + len);
     if (!wr) {
         close_client(c);
-        return;
+        return KNIT_E_NOMEM;
     }
     memcpy(wr->data, frame, len);
     uv_buf_t buf = uv_buf_init((char *)wr->data, (unsigned)len);
     if (uv_write(&wr->req, (uv_stream_t *)&c->pipe, &buf, 1, on_written)) {
         free(wr);
         close_client(c);
+        return KNIT_E_IO;
     }
+    return KNIT_OK;
 }
 
-static void answer(struct control_client *c, const uint8_t *body, size_t len)
+int knit_control_send_error(struct knit_control_client *c, int code,
+                            const char *text)
+{
+    uint8_t out[KNIT_MSG_HEADER_LEN + 1024];
+    size_t out_len;
+    struct knit_msg_writer w;
+    if (!text)
+        text = knit_strerror(code);
+    knit_msg_writer_init(&w, out, sizeof out);
+    knit_msg_begin(&w, KNIT_CTL_ERROR, 2);
+    knit_msg_put_uint(&w, 1, (uint64_t)(code < 0 ? -code : 1));
+    knit_msg_put_str(&w, 2, text, strnlen(text, 512));
+    int err = knit_msg_end(&w, &out_len);
+    return err ? err : knit_control_send(c, out, out_len);
+}
+
+static void answer(struct knit_control_client *c, const uint8_t *body,
+                   size_t len)
 {
     static uint8_t out[KNIT_MSG_HEADER_LEN + KNIT_CONTROL_MAX_MSG];
     size_t out_len = 0;
-    int rc = c->ctl->handler(c->ctl->ctx, body, len, out, sizeof out,
+    int rc = c->ctl->handler(c->ctl->ctx, c, body, len, out, sizeof out,
                              &out_len);
-    if (rc < 0) {
-        struct knit_msg_writer w;
-        const char *text = knit_strerror(rc);
-        knit_msg_writer_init(&w, out, sizeof out);
-        knit_msg_begin(&w, KNIT_CTL_ERROR, 2);
-        knit_msg_put_uint(&w, 1, (uint64_t)-rc);
-        knit_msg_put_str(&w, 2, text, strlen(text));
-        if (knit_msg_end(&w, &out_len) < 0) {
-            close_client(c);
-            return;
-        }
-    }
-    send_frame(c, out, out_len);
+    if (rc < 0)
+        knit_control_send_error(c, rc, NULL);
+    else if (out_len > 0)
+        knit_control_send(c, out, out_len);
 }
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
-    struct control_client *c = handle->data;
+    struct knit_control_client *c = handle->data;
     buf->base = (char *)c->buf + c->len;
     buf->len = sizeof c->buf - c->len;
 }
@@ -113,7 +129,7 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
-    struct control_client *c = stream->data;
+    struct knit_control_client *c = stream->data;
     if (nread < 0) {
         close_client(c);
         return;
@@ -142,7 +158,7 @@ static void on_connection(uv_stream_t *server, int status)
     struct knit_control *ctl = server->data;
     if (status < 0 || ctl->closing)
         return;
-    struct control_client *c = calloc(1, sizeof *c);
+    struct knit_control_client *c = calloc(1, sizeof *c);
     if (!c)
         return;
     c->ctl = ctl;
@@ -182,7 +198,8 @@ static void on_server_closed(uv_handle_t *handle)
 
 int knit_control_start(struct knit_control **out, uv_loop_t *loop,
                        const char *path, knit_control_handler handler,
-                       void *ctx, char *err, size_t errcap)
+                       knit_control_closed closed, void *ctx, char *err,
+                       size_t errcap)
 {
     if (strlen(path) >= sizeof ((struct sockaddr_un *)0)->sun_path) {
         snprintf(err, errcap, "control socket path %s is too long for a Unix "
@@ -209,6 +226,7 @@ int knit_control_start(struct knit_control **out, uv_loop_t *loop,
         return KNIT_E_NOMEM;
     }
     ctl->handler = handler;
+    ctl->closed = closed;
     ctl->ctx = ctx;
     snprintf(ctl->path, sizeof ctl->path, "%s", path);
     uv_pipe_init(loop, &ctl->server, 0);

@@ -15,12 +15,19 @@
 
 #define KNIT_CONTROL_MAX_CLIENTS 32
 
-/* Answers one request body: writes a whole response frame into out and sets
- * *out_len, or returns a negative KNIT_E_* code, which the server sends
- * back as a KNIT_CTL_ERROR message. */
-typedef int (*knit_control_handler)(void *ctx, const uint8_t *body,
-                                    size_t len, uint8_t *out, size_t cap,
-                                    size_t *out_len);
+struct knit_control_client;
+
+/* Answers one request body from client: either writes a whole response
+ * frame into out and sets *out_len, or sets *out_len = 0 and answers later
+ * (possibly several times) with knit_control_send(). A negative return is
+ * sent back as a KNIT_CTL_ERROR message. */
+typedef int (*knit_control_handler)(void *ctx,
+                                    struct knit_control_client *client,
+                                    const uint8_t *body, size_t len,
+                                    uint8_t *out, size_t cap, size_t *out_len);
+/* A client went away; answers pending for it must be dropped. */
+typedef void (*knit_control_closed)(void *ctx,
+                                    struct knit_control_client *client);
 
 struct knit_control;
 
@@ -29,7 +36,15 @@ struct knit_control;
  * one identity); a stale file is removed. err gets a one-line message. */
 int knit_control_start(struct knit_control **out, uv_loop_t *loop,
                        const char *path, knit_control_handler handler,
-                       void *ctx, char *err, size_t errcap);
+                       knit_control_closed closed, void *ctx, char *err,
+                       size_t errcap);
+/* Sends a frame (header and body) to a client, now or as a deferred or
+ * repeated answer. */
+int knit_control_send(struct knit_control_client *client,
+                      const uint8_t *frame, size_t len);
+/* Sends a KNIT_CTL_ERROR message with the code's sentence or text. */
+int knit_control_send_error(struct knit_control_client *client, int code,
+                            const char *text);
 /* Closes the server and every client and removes the socket file; memory is
  * released as the loop runs on. */
 void knit_control_close(struct knit_control *ctl);

@@ -12,10 +12,13 @@
 #include "datadir.h"
 #include "transport/error.h"
 
-static int connect_daemon(const char *data_dir, char *err, size_t errcap)
+int knit_control_connect(struct knit_control_conn *c, const char *data_dir,
+                         char *err, size_t errcap)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     char path[KNIT_PATH_MAX];
+    c->fd = -1;
+    c->have = c->last_frame = 0;
     if (knit_datadir_path(data_dir, KNIT_CONTROL_SOCKET_NAME, path,
                           sizeof path) != KNIT_OK ||
         strlen(path) >= sizeof sun.sun_path) {
@@ -31,12 +34,37 @@ static int connect_daemon(const char *data_dir, char *err, size_t errcap)
     if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
         int e = errno;
         close(fd);
-        snprintf(err, errcap, "no daemon is running with data directory %s",
-                 data_dir);
+        snprintf(err, errcap,
+                 "no daemon is running with data directory %s (start one "
+                 "with 'knit daemon')", data_dir);
         return (e == ENOENT || e == ECONNREFUSED) ? KNIT_E_NOT_FOUND
                                                   : KNIT_E_IO;
     }
-    return fd;
+    c->fd = fd;
+    return KNIT_OK;
+}
+
+void knit_control_disconnect(struct knit_control_conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+int knit_control_request(struct knit_control_conn *c, const uint8_t *frame,
+                         size_t len, char *err, size_t errcap)
+{
+    size_t sent = 0;
+    while (sent < len) {
+        ssize_t n = send(c->fd, frame + sent, len - sent, MSG_NOSIGNAL);
+        if (n <= 0) {
+            snprintf(err, errcap, "cannot send to the daemon: %s",
+                     strerror(errno));
+            return KNIT_E_IO;
+        }
+        sent += (size_t)n;
+    }
+    return KNIT_OK;
 }
 
 static uint64_t now_ms(void)
@@ -46,37 +74,64 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Reads until one whole frame is in reply->frame, or the deadline passes. */
-static int read_frame(int fd, struct knit_control_reply *reply,
-                      struct knit_msg_frame *frame, char *err, size_t errcap)
+int knit_control_next(struct knit_control_conn *c, int timeout_ms,
+                      uint64_t *type, const uint8_t **body, size_t *len,
+                      char *err, size_t errcap)
 {
-    size_t have = 0;
-    uint64_t deadline = now_ms() + KNIT_CONTROL_TIMEOUT_MS;
+    /* Drop the frame handed out last time. */
+    memmove(c->buf, c->buf + c->last_frame, c->have - c->last_frame);
+    c->have -= c->last_frame;
+    c->last_frame = 0;
+    uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+    struct knit_msg_frame frame;
     for (;;) {
-        int rc = knit_msg_deframe(reply->frame, have, KNIT_CONTROL_MAX_MSG,
-                                  frame);
+        int rc = knit_msg_deframe(c->buf, c->have, KNIT_CONTROL_MAX_MSG,
+                                  &frame);
+        if (rc == KNIT_OK)
+            break;
         if (rc != KNIT_E_AGAIN) {
-            if (rc < 0)
-                snprintf(err, errcap, "daemon sent a bad frame: %s",
-                         knit_strerror(rc));
+            snprintf(err, errcap, "daemon sent a bad frame: %s",
+                     knit_strerror(rc));
             return rc;
         }
         uint64_t now = now_ms();
         if (now >= deadline) {
             snprintf(err, errcap, "daemon did not answer within %d ms",
-                     KNIT_CONTROL_TIMEOUT_MS);
+                     timeout_ms);
             return KNIT_E_AGAIN;
         }
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
             continue;
-        ssize_t n = read(fd, reply->frame + have, sizeof reply->frame - have);
+        ssize_t n = read(c->fd, c->buf + c->have, sizeof c->buf - c->have);
         if (n <= 0) {
             snprintf(err, errcap, "daemon closed the control connection");
             return KNIT_E_IO;
         }
-        have += (size_t)n;
+        c->have += (size_t)n;
     }
+    c->last_frame = frame.len;
+    int rc = knit_msg_peek_type(frame.body, frame.body_len, type);
+    if (rc == KNIT_OK && *type == KNIT_CTL_ERROR) {
+        struct knit_msg m;
+        rc = knit_msg_decode(frame.body, frame.body_len, &knit_control_error,
+                             &m);
+        if (rc == KNIT_OK) {
+            size_t tlen;
+            const uint8_t *text = knit_msg_bytes(&m, 2, &tlen);
+            int code = (int)knit_msg_uint(&m, 1);
+            snprintf(err, errcap, "%.*s", (int)tlen, (const char *)text);
+            return code > 0 ? -code : KNIT_E_IO;
+        }
+    }
+    if (rc < 0) {
+        snprintf(err, errcap, "daemon sent a malformed answer: %s",
+                 knit_strerror(rc));
+        return rc;
+    }
+    *body = frame.body;
+    *len = frame.body_len;
+    return KNIT_OK;
 }
 
 int knit_control_call(const char *data_dir, const uint8_t *request,
@@ -85,42 +140,25 @@ int knit_control_call(const char *data_dir, const uint8_t *request,
                       struct knit_control_reply *reply, char *err,
                       size_t errcap)
 {
-    int fd = connect_daemon(data_dir, err, errcap);
-    if (fd < 0)
-        return fd;
-    size_t sent = 0;
-    while (sent < request_len) {
-        ssize_t n = send(fd, request + sent, request_len - sent, MSG_NOSIGNAL);
-        if (n <= 0) {
-            close(fd);
-            snprintf(err, errcap, "cannot send to the daemon: %s",
-                     strerror(errno));
-            return KNIT_E_IO;
-        }
-        sent += (size_t)n;
-    }
-    struct knit_msg_frame frame;
-    int rc = read_frame(fd, reply, &frame, err, errcap);
-    close(fd);
+    int rc = knit_control_connect(&reply->conn, data_dir, err, errcap);
     if (rc < 0)
         return rc;
     uint64_t type;
-    rc = knit_msg_peek_type(frame.body, frame.body_len, &type);
-    if (rc == KNIT_OK && type == KNIT_CTL_ERROR) {
-        rc = knit_msg_decode(frame.body, frame.body_len, &knit_control_error,
-                             &reply->msg);
-        if (rc == KNIT_OK) {
-            size_t len;
-            const uint8_t *text = knit_msg_bytes(&reply->msg, 2, &len);
-            int code = (int)knit_msg_uint(&reply->msg, 1);
-            snprintf(err, errcap, "daemon: %.*s", (int)len, (const char *)text);
-            return code > 0 ? -code : KNIT_E_IO;
-        }
-    } else if (rc == KNIT_OK && type != response_type) {
-        rc = KNIT_E_TYPE;
-    } else if (rc == KNIT_OK) {
-        rc = knit_msg_decode(frame.body, frame.body_len, schema, &reply->msg);
+    const uint8_t *body;
+    size_t len;
+    rc = knit_control_request(&reply->conn, request, request_len, err, errcap);
+    if (rc == KNIT_OK)
+        rc = knit_control_next(&reply->conn, KNIT_CONTROL_TIMEOUT_MS, &type,
+                               &body, &len, err, errcap);
+    knit_control_disconnect(&reply->conn);
+    if (rc < 0)
+        return rc;
+    if (type != response_type) {
+        snprintf(err, errcap, "daemon sent an unexpected answer (type %llu)",
+                 (unsigned long long)type);
+        return KNIT_E_TYPE;
     }
+    rc = knit_msg_decode(body, len, schema, &reply->msg);
     if (rc < 0)
         snprintf(err, errcap, "daemon sent a malformed answer: %s",
                  knit_strerror(rc));

@@ -14,6 +14,49 @@ static const struct knit_msg_field id_response_fields[] = {
 const struct knit_msg_schema knit_control_id_response =
     KNIT_MSG_SCHEMA(id_response_fields);
 
+static const struct knit_msg_field ping_request_fields[] = {
+    KNIT_MSG_F_STR(1, KNIT_MSG_REQUIRED, 1, KNIT_MA_TEXT_MAX - 1),
+    KNIT_MSG_F_UINT(2, KNIT_MSG_REQUIRED, KNIT_CONTROL_PING_MAX_COUNT),
+    KNIT_MSG_F_UINT(3, KNIT_MSG_REQUIRED, KNIT_CONTROL_PING_MAX_INTERVAL_MS),
+};
+const struct knit_msg_schema knit_control_ping_request =
+    KNIT_MSG_SCHEMA(ping_request_fields);
+
+static const struct knit_msg_field ping_reply_fields[] = {
+    KNIT_MSG_F_UINT(1, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_UINT(2, KNIT_MSG_REQUIRED, UINT64_MAX),
+};
+const struct knit_msg_schema knit_control_ping_reply =
+    KNIT_MSG_SCHEMA(ping_reply_fields);
+
+static const struct knit_msg_field ping_done_fields[] = {
+    KNIT_MSG_F_STR(1, KNIT_MSG_REQUIRED, 1, KNIT_PEER_ID_TEXT_MAX),
+    KNIT_MSG_F_UINT(2, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_UINT(3, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_UINT(4, KNIT_MSG_REQUIRED, UINT64_MAX),
+};
+const struct knit_msg_schema knit_control_ping_done =
+    KNIT_MSG_SCHEMA(ping_done_fields);
+
+static const struct knit_msg_field bench_request_fields[] = {
+    KNIT_MSG_F_STR(1, KNIT_MSG_REQUIRED, 1, KNIT_MA_TEXT_MAX - 1),
+    KNIT_MSG_F_UINT(2, KNIT_MSG_REQUIRED, KNIT_CONTROL_BENCH_MAX_BYTES),
+};
+const struct knit_msg_schema knit_control_bench_request =
+    KNIT_MSG_SCHEMA(bench_request_fields);
+
+static const struct knit_msg_field bench_done_fields[] = {
+    KNIT_MSG_F_STR(1, KNIT_MSG_REQUIRED, 1, KNIT_PEER_ID_TEXT_MAX),
+    KNIT_MSG_F_UINT(2, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_UINT(3, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_UINT(4, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_UINT(5, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_UINT(6, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_UINT(7, KNIT_MSG_REQUIRED, UINT64_MAX),
+};
+const struct knit_msg_schema knit_control_bench_done =
+    KNIT_MSG_SCHEMA(bench_done_fields);
+
 static const struct knit_msg_field error_fields[] = {
     KNIT_MSG_F_UINT(1, KNIT_MSG_REQUIRED, 1000),
     KNIT_MSG_F_STR(2, KNIT_MSG_REQUIRED, 0, 512),

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "control.h"
 #include "control_proto.h"
+#include "daemon_ops.h"
 #include "datadir.h"
 #include "keyfile.h"
 #include "node.h"
@@ -25,6 +26,7 @@ struct daemon {
     struct knit_uv_driver *driver;
     struct knit_node *node;
     struct knit_control *control;
+    struct knit_daemon_ops *ops;
     struct knit_addr bound[KNIT_DAEMON_MAX_LISTEN];
     size_t bound_count;
     /* The addresses others can dial us at, as multiaddr text with /p2p. */
@@ -35,12 +37,32 @@ struct daemon {
 
 static const char *level_names[] = {"error", "warn", "info", "debug"};
 
+static void log_peer(struct daemon *d, const struct knit_event *ev)
+{
+    char id[KNIT_PEER_ID_TEXT_MAX];
+    knit_peer_id_to_text(ev->peer, id, sizeof id);
+    if (ev->type == KNIT_EVENT_PEER_UP)
+        fprintf(stderr, "knit: [info] session with %s is up\n", id);
+    else
+        fprintf(stderr, "knit: [info] session with %s ended: %s\n", id,
+                ev->u.down.reason ? ev->u.down.reason : "closed");
+    (void)d;
+}
+
 static void on_node_event(void *ctx, const struct knit_event *ev)
 {
     struct daemon *d = ctx;
-    if (ev->type == KNIT_EVENT_LOG && ev->u.log.level <= d->opts->log_level)
-        fprintf(stderr, "knit: [%s] %s\n", level_names[ev->u.log.level],
-                ev->u.log.message);
+    if (ev->type == KNIT_EVENT_LOG) {
+        if (ev->u.log.level <= d->opts->log_level)
+            fprintf(stderr, "knit: [%s] %s\n", level_names[ev->u.log.level],
+                    ev->u.log.message);
+        return;
+    }
+    if ((ev->type == KNIT_EVENT_PEER_UP || ev->type == KNIT_EVENT_PEER_DOWN) &&
+        d->opts->log_level >= KNIT_LOG_INFO)
+        log_peer(d, ev);
+    if (d->ops)
+        knit_daemon_ops_on_event(d->ops, ev);
 }
 
 static void on_packet(void *ctx, uint64_t now, int sock,
@@ -72,6 +94,8 @@ static void on_signal(uv_signal_t *sig, int signum)
     printf("received %s, shutting down\n",
            signum == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
+    knit_daemon_ops_close(d->ops);
+    d->ops = NULL;
     knit_uv_driver_close(d->driver);
     knit_control_close(d->control);
     uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -203,9 +227,11 @@ static int answer_id(struct daemon *d, uint8_t *out, size_t cap,
     return knit_msg_end(&w, out_len);
 }
 
-/* One control request from the CLI (node/control_proto.h). */
-static int on_control_request(void *ctx, const uint8_t *body, size_t len,
-                              uint8_t *out, size_t cap, size_t *out_len)
+/* One control request from the CLI (node/control_proto.h). Ping and bench
+ * answer later, from node/daemon_ops.c. */
+static int on_control_request(void *ctx, struct knit_control_client *client,
+                              const uint8_t *body, size_t len, uint8_t *out,
+                              size_t cap, size_t *out_len)
 {
     struct daemon *d = ctx;
     uint64_t type;
@@ -217,9 +243,22 @@ static int on_control_request(void *ctx, const uint8_t *body, size_t len,
     case KNIT_CTL_ID_REQUEST:
         rc = knit_msg_decode(body, len, &knit_control_id_request, &msg);
         return rc < 0 ? rc : answer_id(d, out, cap, out_len);
+    case KNIT_CTL_PING_REQUEST:
+        return d->ops ? knit_daemon_ops_ping(d->ops, client, body, len)
+                      : KNIT_E_UNSUPPORTED;
+    case KNIT_CTL_BENCH_REQUEST:
+        return d->ops ? knit_daemon_ops_bench(d->ops, client, body, len)
+                      : KNIT_E_UNSUPPORTED;
     default:
         return KNIT_E_UNSUPPORTED;
     }
+}
+
+static void on_control_closed(void *ctx, struct knit_control_client *client)
+{
+    struct daemon *d = ctx;
+    if (d->ops)
+        knit_daemon_ops_client_closed(d->ops, client);
 }
 
 static int start(struct daemon *d, struct knit_identity *ident, char *err,
@@ -233,7 +272,15 @@ static int start(struct daemon *d, struct knit_identity *ident, char *err,
     if (rc == KNIT_OK) {
         struct knit_io io;
         knit_uv_driver_io(d->driver, &io);
-        struct knit_node_config cfg = {.identity = ident};
+        /* The core reads no clocks: it gets the wall clock once, here, for
+         * the timestamps that make replayed handshakes useless. */
+        uv_timeval64_t tv;
+        uv_gettimeofday(&tv);
+        struct knit_node_config cfg = {
+            .identity = ident,
+            .unix_time_us = (uint64_t)tv.tv_sec * 1000000u +
+                            (uint64_t)tv.tv_usec,
+        };
         rc = knit_node_new(&d->node, &cfg, &io,
                            knit_uv_driver_now(d->driver));
     }
@@ -246,7 +293,10 @@ static int start(struct daemon *d, struct knit_identity *ident, char *err,
                            sizeof path);
     if (rc == KNIT_OK)
         rc = knit_control_start(&d->control, &d->loop, path,
-                                on_control_request, d, err, errcap);
+                                on_control_request, on_control_closed, d, err,
+                                errcap);
+    if (rc == KNIT_OK)
+        rc = knit_daemon_ops_new(&d->ops, &d->loop, d->node, d->driver);
     if (rc == KNIT_OK)
         rc = bind_listen_addresses(d, err, errcap);
     if (rc == KNIT_OK)
@@ -311,6 +361,8 @@ int knit_daemon_run(const struct knit_daemon_options *opts)
         printf("no bootstrap peers configured\n");
         printf("running; stop with Ctrl-C (SIGINT) or SIGTERM\n");
     } else {
+        knit_daemon_ops_close(d.ops);
+        d.ops = NULL;
         if (d.driver)
             knit_uv_driver_close(d.driver);
         knit_control_close(d.control);
