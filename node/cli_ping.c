@@ -137,9 +137,11 @@ static bool parse(bool bench, int argc, char **argv, struct probe_args *a,
     struct knit_addr addr;
     struct knit_peer_id peer;
     int err = knit_multiaddr_parse(&ma, a->target, strlen(a->target));
-    if (err == KNIT_OK && (knit_multiaddr_to_socket(&ma, &addr) != 0 ||
+    bool bare_id =
+        knit_peer_id_from_text(&peer, a->target, strlen(a->target)) == 0;
+    if (bare_id || (err == KNIT_OK && (knit_multiaddr_to_socket(&ma, &addr) != 0 ||
                            knit_multiaddr_peer(&ma, &peer) != 0 ||
-                           knit_multiaddr_is_circuit(&ma))) {
+                           knit_multiaddr_is_circuit(&ma)))) {
         /* A bare peer ID needs a lookup, which comes with the DHT. */
         fprintf(stderr, "knit %s: give the peer as /ip4/<ip>/udp/<port>/p2p/"
                         "<peer-id> (or /ip6/...), not '%s'\n", cmd, a->target);
