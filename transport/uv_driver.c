@@ -29,8 +29,10 @@ struct knit_uv_driver {
     size_t queued_bytes;
     int open_handles;          /* handles libuv still holds, for closing */
     bool closing;
-    /* libuv delivers one datagram at a time, so one buffer serves all. */
-    uint8_t recv_buf[65536];
+    /* libuv fills this with up to KNIT_UV_RECV_BATCH datagrams per system
+     * call (recvmmsg) and hands them over one by one before the next read,
+     * so one buffer serves every socket. */
+    uint8_t recv_buf[KNIT_UV_RECV_BATCH * 65536];
 };
 
 int knit_uv_addr_from_sockaddr(struct knit_addr *out,
@@ -83,10 +85,15 @@ void knit_uv_driver_rearm(struct knit_uv_driver *drv)
         uv_timer_stop(&drv->timer);
         return;
     }
+    /* libuv adds the delay to its cached loop time, which may lag the
+     * clock; bring it up to date or the timer fires early. */
+    uv_update_time(drv->loop);
     uint64_t now = knit_uv_driver_now(drv);
     /* Round up: waking a little late is harmless, waking early means a
      * wasted call that finds nothing due. */
-    uint64_t delay_ms = deadline > now ? (deadline - now + 999) / 1000 : 0;
+    /* Loop time counts whole milliseconds (truncated), hence the extra
+     * one: the timer must never fire before the deadline. */
+    uint64_t delay_ms = deadline > now ? (deadline - now + 999) / 1000 + 1 : 0;
     uv_timer_start(&drv->timer, on_timer_fired, delay_ms, 0);
 }
 
@@ -108,6 +115,8 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
                     const struct sockaddr *from, unsigned flags)
 {
+    /* The batch's closing call (UV_UDP_MMSG_FREE) carries no datagram; the
+     * buffer is ours, so there is nothing to free. */
     (void)flags;
     struct udp_slot *slot = handle->data;
     struct knit_uv_driver *drv = slot->drv;
@@ -209,7 +218,8 @@ int knit_uv_driver_listen(struct knit_uv_driver *drv,
         return KNIT_E_NOMEM;
     slot->drv = drv;
     slot->index = index;
-    int err = uv_udp_init(drv->loop, &slot->handle);
+    int err = uv_udp_init_ex(drv->loop, &slot->handle,
+                             AF_UNSPEC | UV_UDP_RECVMMSG);
     if (err) {
         free(slot);
         return map_uv_error(err);
@@ -222,8 +232,15 @@ int knit_uv_driver_listen(struct knit_uv_driver *drv,
     knit_uv_addr_to_sockaddr(local, &ss);
     unsigned flags = local->family == KNIT_AF_IP6 ? UV_UDP_IPV6ONLY : 0;
     err = uv_udp_bind(&slot->handle, (const struct sockaddr *)&ss, flags);
-    if (!err)
+    if (!err) {
+        /* Bursts at a few hundred Mbit/s overflow the default buffers
+         * (about 200 KiB); the kernel caps the request at its maximum. */
+        int size = KNIT_UV_SOCKET_BUFFER;
+        uv_recv_buffer_size((uv_handle_t *)&slot->handle, &size);
+        size = KNIT_UV_SOCKET_BUFFER;
+        uv_send_buffer_size((uv_handle_t *)&slot->handle, &size);
         err = uv_udp_recv_start(&slot->handle, on_alloc, on_recv);
+    }
     if (!err && bound) {
         int namelen = sizeof ss;
         err = uv_udp_getsockname(&slot->handle, (struct sockaddr *)&ss,

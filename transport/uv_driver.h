@@ -21,6 +21,10 @@
 /* Bytes of datagrams waiting in libuv's send queue before further sends are
  * dropped; UDP may lose packets, and the protocols above recover. */
 #define KNIT_UV_MAX_QUEUED_BYTES (4u << 20)
+/* Datagrams read per system call. */
+#define KNIT_UV_RECV_BATCH 32
+/* Socket buffer size asked of the kernel for each UDP socket. */
+#define KNIT_UV_SOCKET_BUFFER (4 << 20)
 
 struct knit_uv_callbacks {
     void *ctx;
