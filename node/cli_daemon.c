@@ -1,6 +1,7 @@
 /* `knit daemon`: parse the options, then hand over to node/daemon.c. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -23,6 +24,9 @@
     "                      /ip4/0.0.0.0/udp/4001 or /ip6/::/udp/4001\n" \
     "                      (default: both of those; if port 4001 is taken,\n" \
     "                      a free port, said plainly)\n" \
+    "  --keepalive SECONDS idle time before a keepalive on a session we keep\n" \
+    "                      (default 25, below the 30 s UDP timeout of many\n" \
+    "                      NATs); a peer silent for three is taken as gone\n" \
     "  --log-level LEVEL   error, warn, info (default) or debug\n" \
     "  -h, --help          show this help\n"
 
@@ -58,11 +62,12 @@ static int parse_listen(const char *text, struct knit_addr *out)
 
 int knit_cli_daemon(int argc, char **argv)
 {
-    enum { OPT_DATA_DIR = 256, OPT_LISTEN, OPT_LOG_LEVEL };
+    enum { OPT_DATA_DIR = 256, OPT_LISTEN, OPT_LOG_LEVEL, OPT_KEEPALIVE };
     static const struct option longopts[] = {
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -94,6 +99,17 @@ int knit_cli_daemon(int argc, char **argv)
                 return KNIT_EXIT_USAGE;
             }
             break;
+        case OPT_KEEPALIVE: {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*optarg < '1' || *optarg > '9' || *end || v > 3600) {
+                fprintf(stderr, "knit daemon: --keepalive takes 1 to 3600 "
+                                "seconds, not '%s'\n", optarg);
+                return KNIT_EXIT_USAGE;
+            }
+            opts.keepalive_s = (uint32_t)v;
+            break;
+        }
         default:
             return knit_cli_usage_error("daemon", opt, optopt, argv, optind);
         }

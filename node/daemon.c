@@ -276,8 +276,16 @@ static int start(struct daemon *d, struct knit_identity *ident, char *err,
          * the timestamps that make replayed handshakes useless. */
         uv_timeval64_t tv;
         uv_gettimeofday(&tv);
+        struct knit_session_config session;
+        knit_session_config_default(&session);
+        if (d->opts->keepalive_s) {
+            session.keepalive_us = (uint64_t)d->opts->keepalive_s * 1000000u;
+            /* Silence for three keepalives means the peer is gone. */
+            session.idle_timeout_us = 3 * session.keepalive_us;
+        }
         struct knit_node_config cfg = {
             .identity = ident,
+            .session = &session,
             .unix_time_us = (uint64_t)tv.tv_sec * 1000000u +
                             (uint64_t)tv.tv_usec,
         };

@@ -18,6 +18,7 @@ struct knit_daemon_options {
     struct knit_addr listen[KNIT_DAEMON_MAX_LISTEN];
     size_t listen_count;                   /* 0 = the defaults */
     enum knit_log_level log_level;
+    uint32_t keepalive_s;                  /* 0 = the default (25 s) */
 };
 
 /* Runs the daemon; returns a process exit code (0 after a clean shutdown). */

@@ -46,7 +46,8 @@ one_line_stderr; check "unknown command: one line" $?
 for args in "daemon --bogus" "id --bogus" "keygen -x" "daemon --listen" \
             "daemon --data-dir" "daemon --listen /ip4/1.2.3.4/udp/70000" \
             "daemon --listen /ip4/1.2.3.4/udp/1/p2p-circuit" \
-            "daemon --log-level loud" "id extra-arg"; do
+            "daemon --log-level loud" "daemon --keepalive 0" \
+            "daemon --keepalive 5s" "id extra-arg"; do
     run 2 "$knit" $args; check "'knit $args' exits 2" $?
     one_line_stderr; check "'knit $args': one line on stderr ($err)" $?
 done
