@@ -42,11 +42,14 @@ void node_emit(struct knit_node *node, struct knit_event *ev)
 
 /* ---- sessions ---------------------------------------------------------------- */
 
+/* A dead session waiting to be reaped is no longer the peer's: an
+ * embedder that dials again from inside PEER_DOWN gets a fresh one. */
 struct knit_session *node_find_session(const struct knit_node *node,
                                        const struct knit_peer_id *peer)
 {
     for (size_t i = 0; i < node->session_count; i++)
-        if (knit_peer_id_equal(knit_session_peer(node->sessions[i]), peer))
+        if (!knit_session_is_dead(node->sessions[i]) &&
+            knit_peer_id_equal(knit_session_peer(node->sessions[i]), peer))
             return node->sessions[i];
     return NULL;
 }
@@ -91,7 +94,10 @@ static uint64_t env_unix_time(void *ctx, uint64_t now)
 static void env_event(void *ctx, struct knit_session *s,
                       const struct knit_session_event *sev)
 {
-    node_on_session_event(ctx, s, sev);
+    struct knit_node *node = ctx;
+    node->in_event++;
+    node_on_session_event(node, s, sev);
+    node->in_event--;
 }
 
 static int new_session(struct knit_node *node, const struct knit_peer_id *peer,
@@ -114,7 +120,19 @@ static int new_session(struct knit_node *node, const struct knit_peer_id *peer,
         .drop_index = env_drop_index, .unix_time_us = env_unix_time,
         .event = env_event,
     };
-    int err = knit_session_new(out, &env, &node->session_cfg, peer, now);
+    /* The node's receive budget is shared out as sessions come: each gets
+     * its default window or what is left, but at least a small one. */
+    uint64_t granted = 0;
+    for (size_t i = 0; i < node->session_count; i++)
+        if (!knit_session_is_dead(node->sessions[i]))
+            granted += knit_session_window(node->sessions[i]);
+    struct knit_session_config cfg = node->session_cfg;
+    uint64_t left = node->receive_budget > granted
+                        ? node->receive_budget - granted : 0;
+    if (cfg.conn.max_data > left)
+        cfg.conn.max_data = left > KNIT_NODE_MIN_WINDOW ? left
+                                                        : KNIT_NODE_MIN_WINDOW;
+    int err = knit_session_new(out, &env, &cfg, peer, now);
     if (err)
         return err;
     node->sessions[node->session_count++] = *out;
@@ -122,9 +140,13 @@ static int new_session(struct knit_node *node, const struct knit_peer_id *peer,
 }
 
 /* Dead sessions leave the table only here, between calls, never while one
- * of their own callbacks is running. */
+ * of their own callbacks is running: the embedder may call back into the
+ * node from an event (knit_node_connect from PEER_DOWN), and the session
+ * that raised the event, or the table being walked, must outlive that. */
 static void reap_sessions(struct knit_node *node)
 {
+    if (node->in_event)
+        return;
     for (size_t i = 0; i < node->session_count;) {
         struct knit_session *s = node->sessions[i];
         if (!knit_session_is_dead(s)) {
@@ -223,6 +245,20 @@ static int on_initiation(struct knit_node *node, int sock,
     return err;
 }
 
+/* A response's mac1 is keyed to our static key, like an initiation's to
+ * the responder's: checked before the session spends a Diffie-Hellman on
+ * it (knit_handshake_read_response leaves that to us). A mac2 is never
+ * needed: we ask no cookie of peers we dialled ourselves. */
+static int on_response(struct knit_node *node, struct knit_session *s,
+                       uint32_t index, const uint8_t *pkt, size_t len,
+                       int sock, const struct knit_addr *from, uint64_t now)
+{
+    if (knit_cookie_check(&node->cookie_checker, pkt, len, from, now, NULL) ==
+        KNIT_COOKIE_BAD_MAC1)
+        return KNIT_E_DECRYPT;
+    return knit_session_on_response(s, index, pkt, len, sock, from, now);
+}
+
 int knit_node_receive(struct knit_node *node, uint64_t now, int sock,
                       const struct knit_addr *from, const uint8_t *pkt,
                       size_t len)
@@ -241,8 +277,7 @@ int knit_node_receive(struct knit_node *node, uint64_t now, int sock,
         if (!s)
             err = KNIT_E_NOT_FOUND;
         else if (pkt[0] == KNIT_PACKET_RESPONSE)
-            err = knit_session_on_response(s, index, pkt, len, sock, from,
-                                           now);
+            err = on_response(node, s, index, pkt, len, sock, from, now);
         else if (pkt[0] == KNIT_PACKET_COOKIE)
             err = knit_session_on_cookie(s, pkt, len, now);
         else
@@ -328,6 +363,8 @@ int knit_node_new(struct knit_node **out, const struct knit_node_config *cfg,
     node->load_threshold = cfg->handshake_load_threshold
                                ? cfg->handshake_load_threshold : 100;
     node->max_sessions = cfg->max_sessions ? cfg->max_sessions : 4096;
+    node->receive_budget = cfg->receive_budget ? cfg->receive_budget
+                                               : 256ull << 20;
     node->load_window_start = now;
     node->served = cfg->protocols;
     build_hello(node, cfg);

@@ -25,6 +25,7 @@
 #define KNIT_NODE_MAX_SOCKETS 8
 #define KNIT_PROTOCOL_PING "/knit/ping/1"
 #define KNIT_PROTOCOL_BENCH "/knit/bench/1"
+#define KNIT_NODE_MIN_WINDOW (64u << 10)
 
 struct knit_node_config {
     /* The node keeps its own copy and wipes it when freed. */
@@ -40,6 +41,11 @@ struct knit_node_config {
     uint32_t handshake_load_threshold;
     /* Most sessions at once (0: 4096); new initiations beyond are ignored. */
     uint32_t max_sessions;
+    /* Unread received data the node may hold across all its sessions
+     * (0: 256 MiB). Each new session is granted what is left of it, never
+     * less than KNIT_NODE_MIN_WINDOW, so the total stays below budget +
+     * max_sessions * KNIT_NODE_MIN_WINDOW whatever the peers do. */
+    uint64_t receive_budget;
 };
 
 struct knit_node_stats {

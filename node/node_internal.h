@@ -35,6 +35,7 @@ struct knit_node {
     struct knit_session **sessions;
     size_t session_count, session_cap;
     uint32_t max_sessions;
+    uint64_t receive_budget;
     struct knit_index_table indices;
     struct knit_cookie_checker cookie_checker;
     struct knit_ratelimit *ratelimit;   /* allocated on first initiation */
@@ -45,6 +46,7 @@ struct knit_node {
     uint64_t created, unix_time_at_start;
     struct service_stream services[NODE_MAX_SERVICE_STREAMS];
     struct knit_node_stats stats;
+    uint32_t in_event;              /* depth of session events under way */
 };
 
 void node_log(struct knit_node *node, uint64_t now, enum knit_log_level level,

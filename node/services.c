@@ -33,8 +33,16 @@ static void pump_ping(struct knit_conn *c, struct service_stream *st)
     uint8_t buf[4096];
     for (;;) {
         size_t room = knit_conn_stream_send_space(c, st->stream_id);
-        if (room == 0)
+        if (room == 0) {
+            /* The conn reports STREAM_WRITABLE only after a write it could
+             * not take in full, and ours never exceed the room: without
+             * this refused one-byte write (nothing is buffered), a full
+             * send buffer stalled the echo for good once the peer's data
+             * stopped too, which our unread window ensures. */
+            size_t accepted;
+            knit_conn_stream_write(c, st->stream_id, buf, 1, &accepted);
             return;   /* resumes on STREAM_WRITABLE */
+        }
         size_t n, accepted;
         bool fin;
         if (knit_conn_stream_read(c, st->stream_id, buf,

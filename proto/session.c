@@ -38,6 +38,20 @@ void session_emit(struct knit_session *s, enum knit_session_event_type type,
     s->env.event(s->env.ctx, s, &ev);
 }
 
+/* DOWN is reported once per UP, and once per dial that did not come up;
+ * a session that only answered handshakes and never came up ends silently
+ * (nobody was told of it). */
+static void emit_down(struct knit_session *s, int error, const char *reason)
+{
+    if (!s->down_owed)
+        return;
+    s->down_owed = false;
+    struct knit_session_event ev = {
+        .type = KNIT_SESSION_DOWN, .error = error, .reason = reason,
+    };
+    s->env.event(s->env.ctx, s, &ev);
+}
+
 static void die(struct knit_session *s, int error, const char *reason)
 {
     if (s->dead)
@@ -45,10 +59,7 @@ static void die(struct knit_session *s, int error, const char *reason)
     s->dead = true;
     s->up = false;
     s->handshaking = false;
-    struct knit_session_event ev = {
-        .type = KNIT_SESSION_DOWN, .error = error, .reason = reason,
-    };
-    s->env.event(s->env.ctx, s, &ev);
+    emit_down(s, error, reason);
 }
 
 static void on_stream_opened(void *ctx, uint64_t id, const char *protocol)
@@ -130,6 +141,31 @@ static void install_current(struct knit_session *s,
     s->handshakes++;
 }
 
+/* Our own initiation was answered: its keys are current at once. If we
+ * have also answered the peer's initiation meanwhile (both sides dialled
+ * or rekeyed at once), that pending "next" keypair is what the peer will
+ * send under, having taken our response as the answer to its own
+ * initiation: keep it as previous, for receiving, rather than drop it
+ * (WireGuard's add_new_keypair does the same). Dropping it left each side
+ * sending under keys the other had thrown away, so a simultaneous open
+ * never carried a packet. */
+static void install_initiated(struct knit_session *s,
+                              const struct knit_keypair *kp)
+{
+    if (!s->has_next) {
+        install_current(s, kp);
+        return;
+    }
+    drop_keypair(s, &s->prev, &s->has_prev);
+    drop_keypair(s, &s->cur, &s->has_cur);
+    s->prev = s->next;
+    s->has_prev = true;
+    s->has_next = false;
+    s->cur = *kp;
+    s->has_cur = true;
+    s->handshakes++;
+}
+
 static bool keypair_usable(const struct knit_session *s,
                            const struct knit_keypair *kp, uint64_t now)
 {
@@ -144,6 +180,8 @@ static int our_hello(struct knit_session *s, uint64_t now, uint8_t *out,
 {
     struct knit_hello h = *s->env.hello;
     h.instance = s->local_instance;
+    /* The node may grant this session less than its default window. */
+    h.max_data = s->cfg.conn.max_data;
     h.timestamp_us = s->env.unix_time_us(s->env.ctx, now);
     /* Timestamps only go up, even if the wall clock steps back. */
     if (h.timestamp_us <= s->last_sent_ts)
@@ -192,14 +230,8 @@ static int accept_hello(struct knit_session *s, const struct knit_hello *h)
         /* The peer restarted: its streams are gone, so are ours. */
         knit_conn_free(s->conn);
         s->conn = NULL;
-        if (s->up) {
-            s->up = false;
-            struct knit_session_event ev = {
-                .type = KNIT_SESSION_DOWN, .error = KNIT_E_IO,
-                .reason = "peer restarted",
-            };
-            s->env.event(s->env.ctx, s, &ev);
-        }
+        s->up = false;
+        emit_down(s, KNIT_E_IO, "peer restarted");
     }
     s->peer_instance = h->instance;
     return s->conn ? KNIT_OK : new_conn(s, h);
@@ -210,6 +242,7 @@ static void become_up(struct knit_session *s)
     if (s->up || s->dead)
         return;
     s->up = true;
+    s->down_owed = true;
     session_emit(s, KNIT_SESSION_UP, 0);
 }
 
@@ -221,13 +254,12 @@ static int send_initiation(struct knit_session *s, uint64_t now)
         s->env.drop_index(s->env.ctx, s->hs_index);
     s->handshaking = false;
     uint32_t index = s->env.new_index(s->env.ctx, s);
-    if (!index)
-        return KNIT_E_NOMEM;
     uint8_t hello[KNIT_HELLO_MAX_BYTES];
     uint8_t pkt[KNIT_HANDSHAKE_MAX];
     uint8_t e[32];
     size_t hello_len, len;
-    int err = our_hello(s, now, hello, sizeof hello, &hello_len);
+    int err = index ? our_hello(s, now, hello, sizeof hello, &hello_len)
+                    : KNIT_E_NOMEM;
     if (err == KNIT_OK) {
         s->env.random(s->env.ctx, e, sizeof e);
         err = knit_handshake_initiation(&s->hs, s->env.self, &s->peer, e,
@@ -235,16 +267,18 @@ static int send_initiation(struct knit_session *s, uint64_t now)
                                         now, pkt, sizeof pkt, &len);
         sodium_memzero(e, sizeof e);
     }
-    if (err) {
+    if (err)
         s->env.drop_index(s->env.ctx, index);
-        return err;
-    }
+    /* A failed attempt counts as a lost one: the retry timer moves on
+     * (index 0 matches no response), else a due rekey would come due
+     * again at once, forever. */
     s->handshaking = true;
-    s->hs_index = index;
+    s->hs_index = err ? 0 : index;
     s->hs_sent = now;
     s->hs_retry_at = now + s->hs_backoff;
-    session_send_handshake(s, pkt, len);
-    return KNIT_OK;
+    if (err == KNIT_OK)
+        session_send_handshake(s, pkt, len);
+    return err;
 }
 
 static void start_handshake(struct knit_session *s, uint64_t now)
@@ -264,8 +298,10 @@ int knit_session_connect(struct knit_session *s, int sock,
     int p = session_path_add(s, sock, addr, false, now);
     if (p < 0)
         return p;
-    if (!s->up)
+    if (!s->up) {
+        s->down_owed = true;   /* the caller awaits UP or DOWN */
         start_handshake(s, now);
+    }
     return KNIT_OK;
 }
 
@@ -285,6 +321,7 @@ int knit_session_on_initiation(struct knit_session *s,
     if (err)
         return err;
     s->last_initiation_ts = hello->timestamp_us;
+    s->last_rx = now;   /* authenticated and fresh: the peer is there */
     uint32_t index = s->env.new_index(s->env.ctx, s);
     if (!index)
         return KNIT_E_NOMEM;
@@ -339,8 +376,7 @@ int knit_session_on_response(struct knit_session *s, uint32_t local_index,
     if (err)
         return err;
     s->handshaking = false;   /* the index now belongs to the keypair */
-    drop_keypair(s, &s->next, &s->has_next);
-    install_current(s, &kp);
+    install_initiated(s, &kp);
     knit_keypair_wipe(&kp);
     int p = session_path_add(s, sock, from, true, now);
     if (p >= 0)
@@ -391,9 +427,17 @@ int knit_session_on_data(struct knit_session *s, uint32_t local_index,
         install_current(s, &confirmed);
         knit_keypair_wipe(&confirmed);
         kp = &s->cur;
+        /* Fresh keys are what an initiation of ours in progress was for;
+         * retrying it (perhaps into a filter that drops it) would only
+         * replace these again. WireGuard stops retrying here too. */
+        if (s->handshaking) {
+            s->env.drop_index(s->env.ctx, s->hs_index);
+            s->handshaking = false;
+            knit_noise_wipe(&s->hs);
+        }
     }
     s->last_rx = now;
-    int p = session_path_on_packet(s, sock, from, now);
+    int p = session_path_on_packet(s, sock, from, len, now);
     become_up(s);
     if (!s->conn)
         return KNIT_OK;
@@ -428,11 +472,19 @@ static bool can_send_data(const struct knit_session *s, uint64_t now)
 }
 
 /* The keypair's initiator rekeys first; the responder waits a little
- * longer so the two rarely start at once. */
+ * longer so the two rarely start at once, but not past halfway to
+ * reject_after_us: if the initiator's handshakes cannot reach us, ours
+ * must still renew the keys before they expire and the session stalls. */
 static uint64_t rekey_age(const struct knit_session *s)
 {
-    return s->cfg.rekey_after_us +
-           (s->cur.initiator ? 0 : s->cfg.handshake_retry_us * 10);
+    uint64_t age = s->cfg.rekey_after_us;
+    if (s->cur.initiator)
+        return age;
+    uint64_t later = age + s->cfg.handshake_retry_us * 10;
+    uint64_t cap = s->cfg.reject_after_us > age
+                       ? age + (s->cfg.reject_after_us - age) / 2
+                       : age;
+    return later < cap ? later : cap;
 }
 
 static void maybe_rekey(struct knit_session *s, uint64_t now)
@@ -449,7 +501,11 @@ void knit_session_flush(struct knit_session *s, uint64_t now)
     if (s->dead)
         return;
     maybe_rekey(s, now);
-    if (!can_send_data(s, now))
+    /* While we cannot send (keys expired or unconfirmed, no path), the
+     * conn's timers (ACK due, pacing) cannot be served: they leave the
+     * deadline until something unblocks us, which always flushes. */
+    s->blocked = !can_send_data(s, now);
+    if (s->blocked)
         return;
     uint8_t plain[KNIT_SESSION_MAX_DATAGRAM];
     /* Congestion control and pacing bound each round; this only guards
@@ -489,21 +545,45 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
+/* The keepalive counts from our last packet, or from the last keepalive
+ * we queued if that could not leave (congestion window full of packets to
+ * a peer that is gone): either way the timer moves on. */
+static uint64_t keepalive_due(const struct knit_session *s)
+{
+    uint64_t from = s->last_tx > s->keepalive_at ? s->last_tx
+                                                 : s->keepalive_at;
+    return from + s->cfg.keepalive_us;
+}
+
+/* A session that answered an initiation but is not up (our response or
+ * the initiator's first data lost, the initiator gone, or a restarted peer
+ * that never finished) is given up like a dial that nobody answers: it has
+ * no other timer, and without this each such peer would keep a session
+ * for good, and enough of them would fill the table. */
+static uint64_t half_open_expiry(const struct knit_session *s)
+{
+    return s->last_rx + s->cfg.connect_timeout_us;
+}
+
 uint64_t knit_session_next_deadline(const struct knit_session *s)
 {
     if (s->dead)
         return KNIT_NO_DEADLINE;
     uint64_t next = KNIT_NO_DEADLINE;
-    if (s->handshaking)
+    if (s->handshaking) {
         next = min_u64(next, s->hs_retry_at);
+        if (!s->up)
+            next = min_u64(next, s->hs_started + s->cfg.connect_timeout_us);
+    } else if (!s->up)
+        next = min_u64(next, half_open_expiry(s));
     if (s->up) {
         next = min_u64(next, s->last_rx + s->cfg.idle_timeout_us);
         if (s->wanted)
-            next = min_u64(next, s->last_tx + s->cfg.keepalive_us);
+            next = min_u64(next, keepalive_due(s));
         if (s->has_cur && !s->handshaking)
             next = min_u64(next, s->cur.created + rekey_age(s));
     }
-    if (s->conn)
+    if (s->conn && !s->blocked)
         next = min_u64(next, knit_conn_next_deadline(s->conn));
     return min_u64(next, session_path_deadline(s));
 }
@@ -512,11 +592,13 @@ void knit_session_on_timeout(struct knit_session *s, uint64_t now)
 {
     if (s->dead)
         return;
+    /* A dial is given up when its time is over, not at the next retry. */
+    if (s->handshaking && !s->up &&
+        now - s->hs_started >= s->cfg.connect_timeout_us) {
+        die(s, KNIT_E_AGAIN, "no answer to the handshake");
+        return;
+    }
     if (s->handshaking && now >= s->hs_retry_at) {
-        if (!s->up && now - s->hs_started >= s->cfg.connect_timeout_us) {
-            die(s, KNIT_E_AGAIN, "no answer to the handshake");
-            return;
-        }
         s->hs_backoff = min_u64(s->hs_backoff * 2,
                                 s->cfg.handshake_retry_max_us);
         send_initiation(s, now);
@@ -525,9 +607,14 @@ void knit_session_on_timeout(struct knit_session *s, uint64_t now)
         die(s, KNIT_E_AGAIN, "peer went silent");
         return;
     }
-    if (s->up && s->wanted && s->conn &&
-        now - s->last_tx >= s->cfg.keepalive_us)
+    if (!s->up && !s->handshaking && now >= half_open_expiry(s)) {
+        die(s, KNIT_E_AGAIN, "handshake never completed");
+        return;
+    }
+    if (s->up && s->wanted && s->conn && now >= keepalive_due(s)) {
         knit_conn_ping(s->conn);
+        s->keepalive_at = now;
+    }
     if (s->conn)
         knit_conn_on_timeout(s->conn, now);
     session_path_on_timeout(s, now);
@@ -576,6 +663,11 @@ void knit_session_free(struct knit_session *s)
     free(s);
 }
 
+uint64_t knit_session_window(const struct knit_session *s)
+{
+    return s->cfg.conn.max_data;
+}
+
 const struct knit_peer_id *knit_session_peer(const struct knit_session *s)
 {
     return &s->peer;
@@ -610,6 +702,7 @@ void knit_session_get_stats(const struct knit_session *s,
     if (s->active >= 0)
         out->path = s->paths[s->active].addr;
     out->handshakes = s->handshakes;
+    out->receive_window = s->cfg.conn.max_data;
     for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
         out->paths += s->paths[i].used;
 }

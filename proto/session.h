@@ -93,6 +93,9 @@ int knit_session_new(struct knit_session **out,
 void knit_session_free(struct knit_session *s);
 
 const struct knit_peer_id *knit_session_peer(const struct knit_session *s);
+/* The session-level receive window this session grants its peer: the most
+ * unread data it can hold (cfg->conn.max_data at creation). */
+uint64_t knit_session_window(const struct knit_session *s);
 bool knit_session_is_up(const struct knit_session *s);
 bool knit_session_is_dead(const struct knit_session *s);
 /* Wanted sessions are kept alive with keepalives while idle. */
@@ -134,6 +137,7 @@ struct knit_session_stats {
     struct knit_conn_stats conn;
     struct knit_addr path;       /* the active path's remote address */
     uint32_t handshakes;         /* completed, including rekeys */
+    uint64_t receive_window;     /* session-level window granted the peer */
     uint32_t paths;
 };
 void knit_session_get_stats(const struct knit_session *s,

@@ -18,6 +18,10 @@ struct session_path {
     uint8_t challenge[8];
     uint64_t challenge_sent;
     uint32_t challenge_tries;
+    /* anti-amplification while unvalidated (RFC 9000 §8): */
+    uint64_t rx_bytes;               /* authenticated bytes from there */
+    uint64_t challenge_bytes;        /* challenges sent there */
+    bool fresh;                      /* a packet came since our challenge */
     uint64_t last_rx;
     uint64_t added;
 };
@@ -47,7 +51,10 @@ struct knit_session {
     int rx_path;                     /* path of the packet being handled */
 
     uint64_t created, last_rx, last_tx;
+    uint64_t keepalive_at;           /* last keepalive PING queued */
     bool up, dead, wanted;
+    bool blocked;                    /* the last flush could not send */
+    bool down_owed;                  /* UP was reported, or a dial made */
     uint32_t handshakes;
     char close_reason[KNIT_CONN_CLOSE_REASON_MAX + 1];
 };
@@ -63,7 +70,8 @@ int session_path_add(struct knit_session *s, int sock,
                      uint64_t now);
 void session_path_activate(struct knit_session *s, int path);
 int session_path_on_packet(struct knit_session *s, int sock,
-                           const struct knit_addr *from, uint64_t now);
+                           const struct knit_addr *from, size_t len,
+                           uint64_t now);
 void session_send_handshake(struct knit_session *s, const uint8_t *pkt,
                             size_t len);
 uint64_t session_path_deadline(const struct knit_session *s);

@@ -63,6 +63,18 @@ void session_path_activate(struct knit_session *s, int p)
         session_emit(s, KNIT_SESSION_PATH_CHANGED, 0);
 }
 
+/* A challenge is a full-size packet, and the address it goes to is only
+ * a claim: a copy of one of the peer's packets, sent on with a victim's
+ * address as its source, must not make us send that victim many times
+ * its size (RFC 9000 §8). So a challenge goes out when a packet came from
+ * the path since the last one (the peer's own traffic there keeps
+ * validation going), or while the challenges stay within three times what
+ * the path brought in. */
+static bool may_challenge(const struct session_path *path, size_t size)
+{
+    return path->fresh || path->challenge_bytes + size <= 3 * path->rx_bytes;
+}
+
 static void send_challenge(struct knit_session *s, int p, uint64_t now)
 {
     struct session_path *path = &s->paths[p];
@@ -76,18 +88,26 @@ static void send_challenge(struct knit_session *s, int p, uint64_t now)
         path->challenging = true;
         path->challenge_tries = 0;
     }
+    /* A try that may not be sent still counts, so that a path nobody
+     * answers from is given up on time. */
     path->challenge_sent = now;
     path->challenge_tries++;
+    if (!may_challenge(path, s->cfg.conn.max_payload + KNIT_DATA_OVERHEAD))
+        return;
     if (knit_conn_build_path_packet(s->conn, now, false, path->challenge,
-                                    plain, sizeof plain, &len, &pn) == 0)
-        session_seal_and_send(s, p, plain, len, pn);
+                                    plain, sizeof plain, &len, &pn) == 0 &&
+        session_seal_and_send(s, p, plain, len, pn) == 0) {
+        path->fresh = false;
+        path->challenge_bytes += len + KNIT_DATA_OVERHEAD;
+    }
 }
 
 /* An authenticated packet came from (sock, from). A known path is alive; a
  * new one is challenged, and until it answers data stays where it was.
  * Returns the path's index. */
 int session_path_on_packet(struct knit_session *s, int sock,
-                           const struct knit_addr *from, uint64_t now)
+                           const struct knit_addr *from, size_t len,
+                           uint64_t now)
 {
     int p = find_path(s, sock, from);
     if (p < 0) {
@@ -97,6 +117,10 @@ int session_path_on_packet(struct knit_session *s, int sock,
     }
     struct session_path *path = &s->paths[p];
     path->last_rx = now;
+    if (!path->validated) {
+        path->rx_bytes += len;
+        path->fresh = true;
+    }
     if (s->active < 0) {
         /* The first packet under confirmed keys comes from where the
          * handshake went: that path is proven. */

@@ -81,6 +81,12 @@ int knit_sim_host_new(struct knit_sim_host **out, struct knit_sim_engine *e,
         free(h);
         return err;
     }
+    /* Same identity, fresh randomness: a restarted node draws new session
+     * instances and indices, as a real one would, so its peers can tell a
+     * restart from a rekey. */
+    if (cfg->boot)
+        knit_rng_seed(&h->rng, knit_rng_next(&h->rng) ^
+                                   (cfg->boot * 0x9e3779b97f4a7c15ull));
     struct knit_io io = {
         .ctx = h, .send = io_send, .random = io_random, .event = io_event,
     };
@@ -90,6 +96,8 @@ int knit_sim_host_new(struct knit_sim_host **out, struct knit_sim_engine *e,
         .unix_time_us = SIM_EPOCH_US + now,
         .protocols = cfg->protocols,
         .session = cfg->session,
+        .handshake_load_threshold = cfg->handshake_load_threshold,
+        .receive_budget = cfg->receive_budget,
     };
     err = knit_node_new(&h->node, &ncfg, &io, now);
     knit_identity_wipe(&ident);

@@ -28,8 +28,13 @@ typedef void (*knit_sim_event_fn)(void *ctx, struct knit_sim_host *host,
 struct knit_sim_host_config {
     struct knit_addr addr;          /* the host's one address and port */
     uint64_t seed;                  /* identity and randomness */
+    /* Which run of this identity (a restarted host keeps its seed, hence
+     * its identity, but must not replay its earlier randomness). */
+    uint64_t boot;
     const char *const *protocols;   /* served by the embedder */
     const struct knit_session_config *session;   /* NULL = defaults */
+    uint32_t handshake_load_threshold;  /* 0 = the node's default */
+    uint64_t receive_budget;            /* 0 = the node's default */
     knit_sim_send_fn send;
     knit_sim_event_fn event;
     void *ctx;
