@@ -349,6 +349,17 @@ int knit_node_new(struct knit_node **out, const struct knit_node_config *cfg,
 {
     if (!out || !cfg || !cfg->identity || !io || !io->send || !io->random)
         return KNIT_E_INVAL;
+    /* Names the peer's hello decoder would refuse would fail every
+     * handshake later; refuse them here, where the caller learns why. */
+    size_t served = 0;
+    for (; cfg->protocols && cfg->protocols[served]; served++) {
+        size_t n = strlen(cfg->protocols[served]);
+        if (n == 0 || n > KNIT_HELLO_PROTOCOL_MAX ||
+            n > KNIT_CONN_PROTOCOL_MAX)
+            return KNIT_E_INVAL;
+    }
+    if (served + 2 > KNIT_HELLO_MAX_PROTOCOLS)
+        return KNIT_E_TOO_BIG;
     struct knit_node *node = calloc(1, sizeof *node);
     if (!node)
         return KNIT_E_NOMEM;

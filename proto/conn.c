@@ -31,7 +31,11 @@ int knit_conn_new(struct knit_conn **out, const struct knit_conn_config *cfg,
                   const struct knit_conn_peer_params *peer, bool lower_id,
                   const struct knit_conn_callbacks *cb)
 {
-    if (!cfg || !peer || !cb || cfg->max_payload < 64 || !cfg->max_streams)
+    if (!out || !cfg || !peer || !cb || cfg->max_payload < 64 ||
+        !cfg->max_streams || !cfg->max_data || !cfg->stream_window ||
+        cfg->stream_window > KNIT_STREAM_RECV_MAX_WINDOW ||
+        !cfg->stream_send_buffer ||
+        cfg->stream_send_buffer > KNIT_STREAM_SEND_MAX_CAPACITY)
         return KNIT_E_INVAL;
     struct knit_conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -85,55 +89,6 @@ static const struct knit_recovery_callbacks recovery_cb_template = {
     .on_lost = on_recovery_lost,
 };
 
-static int on_reset_stream(struct knit_conn *c, const struct knit_frame *f)
-{
-    struct conn_stream *s;
-    int err = conn_peer_stream(c, f->u.reset.stream_id, &s);
-    if (err || !s || s->recv_done)
-        return err;
-    err = knit_stream_recv_on_reset(&s->recv, f->u.reset.final_size);
-    if (err)
-        return err;
-    s->recv_done = true;
-    uint64_t id = s->id;
-    if (c->cb.stream_reset)
-        c->cb.stream_reset(c->cb.ctx, id, f->u.reset.error_code);
-    s = conn_find_stream(c, id);
-    if (s) {
-        /* Whatever we were sending is unwanted now too. */
-        if (!s->send_done && !s->reset_sent) {
-            s->reset_pending = true;
-            s->reset_error = KNIT_CONN_CANCELLED;
-        }
-        conn_stream_maybe_close(c, s);
-    }
-    return KNIT_OK;
-}
-
-static int on_stop_sending(struct knit_conn *c, const struct knit_frame *f)
-{
-    struct conn_stream *s;
-    int err = conn_peer_stream(c, f->u.stop.stream_id, &s);
-    if (err || !s)
-        return err;
-    if (!s->send_done && !s->reset_sent) {
-        s->reset_pending = true;
-        s->reset_error = f->u.stop.error_code;
-    }
-    return KNIT_OK;
-}
-
-static int on_max_stream_data(struct knit_conn *c, const struct knit_frame *f)
-{
-    struct conn_stream *s;
-    int err = conn_peer_stream(c, f->u.max_stream_data.stream_id, &s);
-    if (err || !s)
-        return err;
-    if (f->u.max_stream_data.max > s->send_limit)
-        s->send_limit = f->u.max_stream_data.max;
-    return KNIT_OK;
-}
-
 static int on_frame(struct knit_conn *c, const struct knit_frame *f,
                     uint64_t now)
 {
@@ -154,15 +109,15 @@ static int on_frame(struct knit_conn *c, const struct knit_frame *f,
     case KNIT_FRAME_STREAM:
         return conn_on_stream_data(c, f);
     case KNIT_FRAME_RESET_STREAM:
-        return on_reset_stream(c, f);
+        return conn_on_reset_stream(c, f);
     case KNIT_FRAME_STOP_SENDING:
-        return on_stop_sending(c, f);
+        return conn_on_stop_sending(c, f);
     case KNIT_FRAME_MAX_DATA:
         if (f->u.max_data.max > c->peer_max_data)
             c->peer_max_data = f->u.max_data.max;
         return KNIT_OK;
     case KNIT_FRAME_MAX_STREAM_DATA:
-        return on_max_stream_data(c, f);
+        return conn_on_max_stream_data(c, f);
     case KNIT_FRAME_MAX_STREAMS:
         if (f->u.max_streams.max > c->peer_max_streams)
             c->peer_max_streams = f->u.max_streams.max;
@@ -254,6 +209,8 @@ struct packer {
     uint8_t *out;
     size_t cap, len;
     bool eliciting;
+    bool has_ack;
+    uint64_t ack_largest;
     struct sent_record *record;
 };
 
@@ -451,14 +408,6 @@ static void pack_eliciting(struct knit_conn *c, struct packer *pk)
         if (put_frame(pk, &f))
             c->ping_pending = false;
     }
-    /* Streams whose last frames just left may be complete now. */
-    for (size_t i = 0; i < c->stream_count;) {
-        struct conn_stream *s = c->streams[i];
-        size_t before = c->stream_count;
-        conn_stream_maybe_close(c, s);
-        if (c->stream_count == before)
-            i++;
-    }
 }
 
 static void pack_ack(struct knit_conn *c, struct packer *pk, uint64_t now)
@@ -468,8 +417,17 @@ static void pack_ack(struct knit_conn *c, struct packer *pk, uint64_t now)
                          ? now - c->largest_received_time
                          : 0;
     knit_ack_ranges_to_frame(&c->received, delay, &f);
-    if (f.u.ack.count == 0 || !put_frame(pk, &f))
+    if (f.u.ack.count == 0)
         return;
+    /* In a small packet the oldest ranges give way: an ACK that never fits
+     * would stay due forever. */
+    while (!put_frame(pk, &f)) {
+        if (f.u.ack.count == 1)
+            return;
+        f.u.ack.count--;
+    }
+    pk->has_ack = true;
+    pk->ack_largest = f.u.ack.ranges[0].hi;
     c->ack_pending = false;
     c->eliciting_unacked = 0;
     c->ack_deadline = KNIT_NO_DEADLINE;
@@ -477,8 +435,12 @@ static void pack_ack(struct knit_conn *c, struct packer *pk, uint64_t now)
 
 static bool may_send_eliciting(const struct knit_conn *c, uint64_t now)
 {
-    if (c->probes_pending)
-        return true;   /* probes go out regardless of cwnd and pacing */
+    /* Probes go out regardless of cwnd and pacing, and so does a CLOSE:
+     * nothing will follow it to wait for. */
+    if (c->probes_pending || c->close_pending)
+        return true;
+    if (!knit_recovery_can_track(c->recovery))
+        return false;   /* acks will free room */
     const struct knit_cc *cc = knit_recovery_cc(c->recovery);
     uint32_t mds = c->cfg.max_payload + PACKET_OVERHEAD;
     if (!knit_cc_can_send(cc, mds))
@@ -505,7 +467,29 @@ static int finish_packet(struct knit_conn *c, struct packer *pk,
         .ack_eliciting = pk->eliciting,
         .in_flight = pk->eliciting,
     };
-    knit_recovery_on_packet_sent(c->recovery, &sp, now);
+    /* Recovery keeps an ACK-only packet only while it has room; one it
+     * drops is never reported acked or lost, so it cannot be watched. */
+    bool tracked = pk->eliciting || knit_recovery_can_track(c->recovery);
+    if (knit_recovery_on_packet_sent(c->recovery, &sp, now) != KNIT_OK) {
+        /* The table is full, probe reserve included (PTO after PTO). Not
+         * recorded means not sent: the peer's ACK of a number recovery
+         * never saw would read as a violation. What it carried is due
+         * again, and the probes wait for ACKs to free room. */
+        if (pk->eliciting)
+            conn_on_packet_lost(c, p);
+        pk->record->used = false;
+        c->probes_pending = 0;
+        if (pk->has_ack) {
+            c->ack_pending = true;
+            c->ack_deadline = now;
+        }
+        return KNIT_E_AGAIN;
+    }
+    if (pk->has_ack && tracked && !c->ack_watch) {
+        c->ack_watch = true;
+        c->ack_watch_pn = p;
+        c->ack_watch_largest = pk->ack_largest;
+    }
     if (pk->eliciting) {
         const struct knit_cc *cc = knit_recovery_cc(c->recovery);
         knit_pacer_on_sent(&c->pacer, now, cc->cwnd,
@@ -530,15 +514,18 @@ int knit_conn_build_packet(struct knit_conn *c, uint64_t now, uint8_t *out,
         return c->closed ? KNIT_E_AGAIN : KNIT_E_NO_SPACE;
     bool ack_due = c->ack_pending && c->ack_deadline <= now;
     bool eliciting = has_eliciting_work(c) && may_send_eliciting(c, now);
+    /* An ACK-only packet needs no record of its contents. */
+    struct sent_record spare = {0};
+    struct packer pk = {.out = out, .cap = c->cfg.max_payload,
+                        .record = &spare};
+    if (eliciting) {
+        if (conn_records_reserve(c, c->next_pn) == KNIT_OK)
+            pk.record = conn_record(c, c->next_pn);
+        else if (!c->close_pending)   /* a CLOSE alone needs no record */
+            eliciting = false;
+    }
     if (!ack_due && !eliciting)
         return KNIT_E_AGAIN;
-    if (!knit_recovery_can_track(c->recovery) ||
-        conn_records_reserve(c, c->next_pn) != KNIT_OK)
-        return KNIT_E_AGAIN;   /* too much in flight; acks will free room */
-    struct packer pk = {
-        .out = out, .cap = c->cfg.max_payload,
-        .record = conn_record(c, c->next_pn),
-    };
     if (c->ack_pending)
         pack_ack(c, &pk, now);
     if (eliciting)
@@ -547,7 +534,11 @@ int knit_conn_build_packet(struct knit_conn *c, uint64_t now, uint8_t *out,
         pk.record->used = false;
         return KNIT_E_AGAIN;
     }
-    return finish_packet(c, &pk, now, len, pn);
+    int err = finish_packet(c, &pk, now, len, pn);
+    /* Streams whose last frames just left may be complete now; only now,
+     * with the packet accounted for, may callbacks run. */
+    conn_close_finished_streams(c);
+    return err;
 }
 
 int knit_conn_build_path_packet(struct knit_conn *c, uint64_t now,
@@ -555,6 +546,9 @@ int knit_conn_build_path_packet(struct knit_conn *c, uint64_t now,
                                 uint8_t *out, size_t cap, size_t *len,
                                 uint64_t *pn)
 {
+    *len = 0;
+    if (c->closed)
+        return KNIT_E_AGAIN;
     if (cap < c->cfg.max_payload)
         return KNIT_E_NO_SPACE;
     if (!knit_recovery_can_track(c->recovery))
@@ -608,8 +602,11 @@ bool knit_conn_is_closed(const struct knit_conn *c)
 
 bool knit_conn_is_idle(const struct knit_conn *c)
 {
-    return knit_recovery_bytes_in_flight(c->recovery) == 0 &&
-           !c->ack_pending && !has_eliciting_work(c);
+    /* A pending ACK with no deadline only acknowledges ACKs: it rides on
+     * the next packet if there is one, and is no reason to send. */
+    bool ack_due = c->ack_pending && c->ack_deadline != KNIT_NO_DEADLINE;
+    return knit_recovery_bytes_in_flight(c->recovery) == 0 && !ack_due &&
+           !has_eliciting_work(c);
 }
 
 /* ---- timers ------------------------------------------------------------------- */
@@ -622,11 +619,16 @@ uint64_t knit_conn_next_deadline(const struct knit_conn *c)
     uint64_t t = knit_recovery_timer(c->recovery);
     if (t < next)
         next = t;
+    if (c->close_pending)
+        return 0;   /* due now, whatever cwnd and pacing say */
     if (has_eliciting_work(c)) {
         const struct knit_cc *cc = knit_recovery_cc(c->recovery);
         uint32_t mds = c->cfg.max_payload + PACKET_OVERHEAD;
-        /* Blocked by cwnd: an ACK (a packet event) will unblock, no timer. */
-        if (c->probes_pending || knit_cc_can_send(cc, mds)) {
+        /* Blocked by cwnd or a full packet table: an ACK (a packet event)
+         * will unblock, no timer; one would only spin. */
+        if (c->probes_pending ||
+            (knit_cc_can_send(cc, mds) &&
+             knit_recovery_can_track(c->recovery))) {
             t = knit_pacer_next_send_time(
                 &c->pacer, 0, cc->cwnd,
                 knit_recovery_rtt(c->recovery)->smoothed, mds);

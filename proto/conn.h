@@ -58,7 +58,9 @@ struct knit_conn_callbacks {
     void (*stream_opened)(void *ctx, uint64_t stream_id, const char *protocol);
     void (*stream_readable)(void *ctx, uint64_t stream_id);
     void (*stream_writable)(void *ctx, uint64_t stream_id);
-    /* The peer reset its side; no more data will come. */
+    /* The peer reset its side; no more data will come. Like stream_closed,
+     * only for our streams and those stream_opened announced: a peer
+     * stream whose name never arrived passes unnoticed. */
     void (*stream_reset)(void *ctx, uint64_t stream_id, uint64_t error);
     /* Both directions are finished and acknowledged; the id is gone. */
     void (*stream_closed)(void *ctx, uint64_t stream_id);
@@ -133,7 +135,10 @@ int knit_conn_stream_finish(struct knit_conn *conn, uint64_t stream_id);
  * has been read. */
 int knit_conn_stream_read(struct knit_conn *conn, uint64_t stream_id,
                           uint8_t *buf, size_t cap, size_t *n, bool *fin);
-/* Abandons both directions: RESET_STREAM and STOP_SENDING to the peer. */
+/* Abandons both directions: RESET_STREAM and STOP_SENDING to the peer.
+ * Reads and writes fail with KNIT_E_NOT_FOUND from then on, and what the
+ * peer still sends is dropped but gives its session credit back; the id
+ * stays taken until the peer's final size arrives (stream_closed). */
 int knit_conn_stream_reset(struct knit_conn *conn, uint64_t stream_id,
                            uint64_t error);
 size_t knit_conn_stream_send_space(const struct knit_conn *conn,

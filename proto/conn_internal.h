@@ -25,7 +25,20 @@ struct conn_stream {
     uint64_t send_limit;            /* the peer's MAX_STREAM_DATA */
     uint64_t recv_consumed;         /* bytes the application has taken */
     bool send_done;                 /* all acked, or reset and acked */
-    bool recv_done;                 /* FIN read, or the peer reset */
+    bool recv_done;                 /* FIN read, peer reset, or we gave up */
+    /* We gave up reading (our reset, a bad protocol header): recv is freed
+     * and what arrives is only checked against the limit we granted and
+     * the final size, then counted as consumed for session-level credit.
+     * Nothing is kept, or a peer could strand a window of bytes behind a
+     * gap in every abandoned stream while its credit comes back. */
+    bool recv_abandoned;
+    uint64_t abandoned_limit;       /* our MAX_STREAM_DATA when abandoned */
+    uint64_t abandoned_highest;     /* highest offset (the final size once
+                                     * recv_final) */
+    /* The peer's final size is known (FIN or RESET_STREAM). Until then an
+     * abandoned stream stays in the table: only the final size tells how
+     * much session credit the peer spent on it. */
+    bool recv_final;
     bool reset_pending;             /* RESET_STREAM to send */
     bool reset_sent;
     bool stop_pending;              /* STOP_SENDING to send */
@@ -102,6 +115,12 @@ struct knit_conn {
     uint32_t eliciting_unacked;     /* ack-eliciting packets since our ACK */
     uint64_t ack_deadline;
     uint64_t largest_received_time;
+    /* A packet of ours that carried an ACK frame: once the peer
+     * acknowledges it, it has seen that ACK, and numbers below the ACK's
+     * largest need no acknowledging any more (RFC 9000 §13.2.4), so ACK
+     * frames stay small after loss instead of carrying every old gap. */
+    bool ack_watch;
+    uint64_t ack_watch_pn, ack_watch_largest;
     struct knit_recovery *recovery;
     struct knit_pacer pacer;
     uint32_t probes_pending;
@@ -126,7 +145,12 @@ int conn_peer_stream(struct knit_conn *c, uint64_t id,
                      struct conn_stream **out);
 void conn_stream_maybe_close(struct knit_conn *c, struct conn_stream *s);
 void conn_free_streams(struct knit_conn *c);
+void conn_close_finished_streams(struct knit_conn *c);
+void conn_maybe_grant_data(struct knit_conn *c);
 int conn_on_stream_data(struct knit_conn *c, const struct knit_frame *f);
+int conn_on_reset_stream(struct knit_conn *c, const struct knit_frame *f);
+int conn_on_stop_sending(struct knit_conn *c, const struct knit_frame *f);
+int conn_on_max_stream_data(struct knit_conn *c, const struct knit_frame *f);
 void conn_deliver_readable(struct knit_conn *c, struct conn_stream *s);
 
 /* conn_records.c */

@@ -56,6 +56,10 @@ int conn_records_reserve(struct knit_conn *c, uint64_t pn)
  * what happened; conn_after_recovery() tells the application. */
 void conn_on_packet_acked(struct knit_conn *c, uint64_t pn)
 {
+    if (c->ack_watch && c->ack_watch_pn == pn) {
+        knit_ack_ranges_remove_below(&c->received, c->ack_watch_largest);
+        c->ack_watch = false;
+    }
     struct sent_record *r = conn_record(c, pn);
     if (!r)
         return;
@@ -111,6 +115,8 @@ void conn_after_recovery(struct knit_conn *c)
 
 void conn_on_packet_lost(struct knit_conn *c, uint64_t pn)
 {
+    if (c->ack_watch && c->ack_watch_pn == pn)
+        c->ack_watch = false;   /* the next ACK we send is watched instead */
     struct sent_record *r = conn_record(c, pn);
     if (!r)
         return;
@@ -135,14 +141,17 @@ void conn_on_packet_lost(struct knit_conn *c, uint64_t pn)
             continue;
         switch (r->controls[i].kind) {
         case CONTROL_MAX_STREAM_DATA:
-            s->max_stream_data_pending = true;
+            if (!s->recv_done)
+                s->max_stream_data_pending = true;
             break;
         case CONTROL_RESET_STREAM:
             if (!s->send_done)
                 s->reset_pending = true;
             break;
         case CONTROL_STOP_SENDING:
-            if (!s->recv_done)
+            /* recv_done is set when STOP_SENDING is queued; it is needed
+             * until the peer's final size shows it stopped. */
+            if (!s->recv_final)
                 s->stop_pending = true;
             break;
         }

@@ -1,5 +1,7 @@
 /* The conn's streams: the table, opening (ours and the peer's), the protocol
- * header that names a stream, and the application-facing stream calls. */
+ * header that names a stream, the peer's stream frames (data, resets, stops,
+ * credit), session credit coming back, and the application-facing stream
+ * calls. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,15 +79,99 @@ void conn_stream_maybe_close(struct knit_conn *c, struct conn_stream *s)
     /* Frames still to send about it keep it in the table until they go. */
     if (!s->send_done || !s->recv_done || s->reset_pending || s->stop_pending)
         return;
+    if (s->recv_abandoned && !s->recv_final)
+        return;
     uint64_t id = s->id;
+    /* The application never heard of a peer stream whose name did not
+     * arrive, so it hears nothing of its end either. */
+    bool announced = s->announced;
     if (!s->local) {
         c->peer_streams_closed++;
         c->max_streams_granted = c->peer_streams_closed + c->cfg.max_streams;
         c->max_streams_pending = true;
     }
     remove_stream(c, s);
-    if (c->cb.stream_closed)
+    if (announced && c->cb.stream_closed)
         c->cb.stream_closed(c->cb.ctx, id);
+}
+
+/* Runs after a packet is complete, never while one is being packed: the
+ * stream_closed callback may well make the application send. */
+void conn_close_finished_streams(struct knit_conn *c)
+{
+    for (size_t i = 0; i < c->stream_count;) {
+        struct conn_stream *s = c->streams[i];
+        uint64_t id = s->id;
+        size_t before = c->stream_count;
+        conn_stream_maybe_close(c, s);
+        if (c->stream_count == before && i < c->stream_count &&
+            c->streams[i]->id == id)
+            i++;
+        else
+            i = 0;   /* the table changed under us: start over */
+    }
+}
+
+/* Session credit is granted again once half the window is consumed. */
+void conn_maybe_grant_data(struct knit_conn *c)
+{
+    if (c->recv_consumed + c->cfg.max_data - c->max_data_granted >=
+        c->cfg.max_data / 2) {
+        c->max_data_granted = c->recv_consumed + c->cfg.max_data;
+        c->max_data_pending = true;
+    }
+}
+
+/* Bytes of a stream nobody will read (reset by either side) count as
+ * consumed up to the highest offset the peer reached, so the session window
+ * they took comes back. Gaps below that count too: the peer charged them
+ * to its credit all the same. */
+static void release_to(struct knit_conn *c, struct conn_stream *s,
+                       uint64_t end)
+{
+    if (end <= s->recv_consumed)
+        return;
+    c->recv_consumed += end - s->recv_consumed;
+    s->recv_consumed = end;
+    conn_maybe_grant_data(c);
+}
+
+/* We stop reading: the buffer goes, its bytes' credit comes back, and only
+ * what the checks need stays. */
+static void abandon_recv(struct knit_conn *c, struct conn_stream *s)
+{
+    s->recv_abandoned = true;
+    s->max_stream_data_pending = false;
+    s->abandoned_limit = knit_stream_recv_limit(&s->recv);
+    s->abandoned_highest = knit_stream_recv_highest_offset(&s->recv);
+    knit_stream_recv_free(&s->recv);
+    release_to(c, s, s->abandoned_highest);
+}
+
+/* Data (or, with fin, a final size from FIN or RESET_STREAM) for an
+ * abandoned stream ending at end: the same checks knit_stream_recv makes,
+ * the same session accounting, and nothing kept. */
+static int abandoned_data(struct knit_conn *c, struct conn_stream *s,
+                          uint64_t end, bool fin)
+{
+    if (end > s->abandoned_limit)
+        return KNIT_E_FLOW_CONTROL;
+    if (s->recv_final ? end > s->abandoned_highest ||
+                            (fin && end != s->abandoned_highest)
+                      : fin && end < s->abandoned_highest)
+        return KNIT_E_FINAL_SIZE;
+    if (end > s->abandoned_highest) {
+        c->recv_new_bytes += end - s->abandoned_highest;
+        c->stats.stream_bytes_received += end - s->abandoned_highest;
+        s->abandoned_highest = end;
+        if (c->recv_new_bytes > c->max_data_granted)
+            return KNIT_E_FLOW_CONTROL;
+        release_to(c, s, end);
+    }
+    if (fin)
+        s->recv_final = true;
+    conn_stream_maybe_close(c, s);
+    return KNIT_OK;
 }
 
 static bool is_local_id(const struct knit_conn *c, uint64_t id)
@@ -138,6 +224,9 @@ static int read_protocol_header(struct knit_conn *c, struct conn_stream *s)
             (s->header[0] == 0 || s->header[0] > KNIT_CONN_PROTOCOL_MAX))
             return KNIT_E_MALFORMED;
     }
+    /* A NUL would cut the name short: "/a\0b" must not pass as "/a". */
+    if (memchr(s->header + 1, 0, s->header[0]))
+        return KNIT_E_MALFORMED;
     memcpy(s->protocol, s->header + 1, s->header[0]);
     s->protocol[s->header[0]] = '\0';
     s->announced = true;
@@ -160,7 +249,7 @@ void conn_deliver_readable(struct knit_conn *c, struct conn_stream *s)
             return;
         }
         s = conn_find_stream(c, id);   /* the callback may have reset it */
-        if (!s)
+        if (!s || s->recv_abandoned)
             return;
     }
     if ((knit_stream_recv_is_readable(&s->recv) ||
@@ -168,12 +257,19 @@ void conn_deliver_readable(struct knit_conn *c, struct conn_stream *s)
         c->cb.stream_readable(c->cb.ctx, id);
 }
 
+/* ---- the peer's stream frames -------------------------------------------- */
+
 int conn_on_stream_data(struct knit_conn *c, const struct knit_frame *f)
 {
     struct conn_stream *s;
     int err = conn_peer_stream(c, f->u.stream.stream_id, &s);
-    if (err || !s || s->recv_done)
+    if (err || !s)
         return err;
+    if (s->recv_abandoned)
+        return abandoned_data(c, s, f->u.stream.offset + f->u.stream.len,
+                              f->u.stream.fin);
+    /* Even a finished receive side checks the limits and the final size,
+     * and counts the peer's bytes against the session window. */
     uint64_t new_bytes = 0;
     err = knit_stream_recv_on_data(&s->recv, f->u.stream.offset,
                                    f->u.stream.data, f->u.stream.len,
@@ -184,7 +280,76 @@ int conn_on_stream_data(struct knit_conn *c, const struct knit_frame *f)
     c->stats.stream_bytes_received += new_bytes;
     if (c->recv_new_bytes > c->max_data_granted)
         return KNIT_E_FLOW_CONTROL;
-    conn_deliver_readable(c, s);
+    if (f->u.stream.fin)
+        s->recv_final = true;
+    if (!s->recv_done)
+        conn_deliver_readable(c, s);
+    return KNIT_OK;
+}
+
+int conn_on_reset_stream(struct knit_conn *c, const struct knit_frame *f)
+{
+    struct conn_stream *s;
+    int err = conn_peer_stream(c, f->u.reset.stream_id, &s);
+    if (err || !s)
+        return err;
+    if (s->recv_abandoned)
+        return abandoned_data(c, s, f->u.reset.final_size, true);
+    /* The final size is what the peer charged to its session credit, read
+     * or not: count it against the window, then give back what will never
+     * be read. */
+    uint64_t before = knit_stream_recv_highest_offset(&s->recv);
+    err = knit_stream_recv_on_reset(&s->recv, f->u.reset.final_size);
+    if (err)
+        return err;
+    c->recv_new_bytes += knit_stream_recv_highest_offset(&s->recv) - before;
+    if (c->recv_new_bytes > c->max_data_granted)
+        return KNIT_E_FLOW_CONTROL;
+    s->recv_final = true;
+    release_to(c, s, knit_stream_recv_highest_offset(&s->recv));
+    if (s->recv_done) {
+        /* We had read its FIN already. */
+        conn_stream_maybe_close(c, s);
+        return KNIT_OK;
+    }
+    s->recv_done = true;
+    s->max_stream_data_pending = false;
+    uint64_t id = s->id;
+    if (s->announced && c->cb.stream_reset)
+        c->cb.stream_reset(c->cb.ctx, id, f->u.reset.error_code);
+    s = conn_find_stream(c, id);
+    if (s) {
+        /* Whatever we were sending is unwanted now too. */
+        if (!s->send_done && !s->reset_sent) {
+            s->reset_pending = true;
+            s->reset_error = KNIT_CONN_CANCELLED;
+        }
+        conn_stream_maybe_close(c, s);
+    }
+    return KNIT_OK;
+}
+
+int conn_on_stop_sending(struct knit_conn *c, const struct knit_frame *f)
+{
+    struct conn_stream *s;
+    int err = conn_peer_stream(c, f->u.stop.stream_id, &s);
+    if (err || !s)
+        return err;
+    if (!s->send_done && !s->reset_sent) {
+        s->reset_pending = true;
+        s->reset_error = f->u.stop.error_code;
+    }
+    return KNIT_OK;
+}
+
+int conn_on_max_stream_data(struct knit_conn *c, const struct knit_frame *f)
+{
+    struct conn_stream *s;
+    int err = conn_peer_stream(c, f->u.max_stream_data.stream_id, &s);
+    if (err || !s)
+        return err;
+    if (f->u.max_stream_data.max > s->send_limit)
+        s->send_limit = f->u.max_stream_data.max;
     return KNIT_OK;
 }
 
@@ -243,7 +408,9 @@ size_t knit_conn_stream_send_space(const struct knit_conn *c,
                                    uint64_t stream_id)
 {
     struct conn_stream *s = conn_find_stream(c, stream_id);
-    return s ? knit_stream_send_space(&s->send) : 0;
+    if (!s || s->reset_pending || s->reset_sent || s->send_done)
+        return 0;
+    return knit_stream_send_space(&s->send);
 }
 
 int knit_conn_stream_read(struct knit_conn *c, uint64_t stream_id,
@@ -252,7 +419,7 @@ int knit_conn_stream_read(struct knit_conn *c, uint64_t stream_id,
     *n = 0;
     *fin = false;
     struct conn_stream *s = conn_find_stream(c, stream_id);
-    if (!s || !s->announced)
+    if (!s || !s->announced || s->recv_abandoned)
         return KNIT_E_NOT_FOUND;
     *n = knit_stream_recv_read(&s->recv, buf, cap);
     s->recv_consumed += *n;
@@ -260,12 +427,7 @@ int knit_conn_stream_read(struct knit_conn *c, uint64_t stream_id,
     uint64_t limit;
     if (knit_stream_recv_should_update_window(&s->recv, &limit))
         s->max_stream_data_pending = true;
-    /* Session credit is granted again once half the window is consumed. */
-    if (c->recv_consumed + c->cfg.max_data - c->max_data_granted >=
-        c->cfg.max_data / 2) {
-        c->max_data_granted = c->recv_consumed + c->cfg.max_data;
-        c->max_data_pending = true;
-    }
+    conn_maybe_grant_data(c);
     if (knit_stream_recv_at_end(&s->recv)) {
         *fin = true;
         if (!s->recv_done) {
@@ -290,6 +452,7 @@ int knit_conn_stream_reset(struct knit_conn *c, uint64_t stream_id,
         s->stop_pending = true;
         s->reset_error = error;
         s->recv_done = true;
+        abandon_recv(c, s);
     }
     conn_stream_maybe_close(c, s);
     return KNIT_OK;

@@ -53,6 +53,8 @@ int knit_handshake_initiation(struct knit_noise_handshake *hs,
                               uint8_t *out, size_t cap, size_t *out_len)
 {
     uint8_t rs[32];
+    if (cap < KNIT_INITIATION_HEADER + KNIT_HANDSHAKE_MACS)
+        return KNIT_E_NO_SPACE;
     if (crypto_sign_ed25519_pk_to_curve25519(rs, peer->pubkey) != 0)
         return KNIT_E_KEY_MISMATCH;
     int err = knit_noise_init(hs, KNIT_NOISE_IK, true,
@@ -61,14 +63,14 @@ int knit_handshake_initiation(struct knit_noise_handshake *hs,
                               e_priv, NULL);
     if (err)
         return err;
-    if (cap < KNIT_INITIATION_HEADER + KNIT_HANDSHAKE_MACS)
-        return KNIT_E_NO_SPACE;
     size_t n;
     err = knit_noise_write(hs, hello, hello_len, out + KNIT_INITIATION_HEADER,
                            cap - KNIT_INITIATION_HEADER - KNIT_HANDSHAKE_MACS,
                            &n);
-    if (err)
+    if (err) {
+        knit_noise_wipe(hs);   /* holds our keys, and is of no use now */
         return err;
+    }
     header(out, KNIT_PACKET_INITIATION);
     put_u32le(out + 4, sender_index);
     *out_len = KNIT_INITIATION_HEADER + n + KNIT_HANDSHAKE_MACS;

@@ -57,20 +57,33 @@ static int encode(const struct knit_hello *h, bool with_record, uint8_t *out,
 int knit_hello_encode(const struct knit_hello *h, uint8_t *out, size_t cap,
                       size_t *out_len)
 {
-    if (h->protocol_count > KNIT_HELLO_MAX_PROTOCOLS)
+    /* Refuse what the peer's decode would refuse, so a bad hello fails
+     * here with a reason rather than as a silent handshake failure. */
+    if (h->protocol_count > KNIT_HELLO_MAX_PROTOCOLS || !h->max_data ||
+        !h->stream_window || !h->max_streams)
         return KNIT_E_INVAL;
+    if (strnlen(h->agent, sizeof h->agent) > KNIT_HELLO_AGENT_MAX)
+        return KNIT_E_INVAL;
+    for (uint8_t i = 0; i < h->protocol_count; i++) {
+        size_t n = strnlen(h->protocols[i], sizeof h->protocols[i]);
+        if (n == 0 || n > KNIT_HELLO_PROTOCOL_MAX)
+            return KNIT_E_INVAL;
+    }
     int err = encode(h, true, out, cap, out_len);
     if (err == KNIT_E_NO_SPACE && h->record_len > 0)
         err = encode(h, false, out, cap, out_len);
     return err;
 }
 
-static void copy_text(char *dst, size_t cap, const uint8_t *src, size_t len)
+/* The schema bounds len below cap. A NUL inside would cut the C string
+ * short ("/a\0b" read as "/a"), so it is refused. */
+static int copy_text(char *dst, size_t cap, const uint8_t *src, size_t len)
 {
-    if (len >= cap)
-        len = cap - 1;
+    if (len >= cap || memchr(src, 0, len))
+        return KNIT_E_MALFORMED;
     memcpy(dst, src, len);
     dst[len] = '\0';
+    return KNIT_OK;
 }
 
 int knit_hello_decode(struct knit_hello *h, const uint8_t *in, size_t len)
@@ -92,12 +105,17 @@ int knit_hello_decode(struct knit_hello *h, const uint8_t *in, size_t len)
     const uint8_t *p = knit_msg_bytes(&m, 1, &n);
     memcpy(h->peer.pubkey, p, KNIT_PUBKEY_LEN);
     p = knit_msg_bytes(&m, 2, &n);
-    copy_text(h->agent, sizeof h->agent, p, n);
+    err = copy_text(h->agent, sizeof h->agent, p, n);
     struct knit_msg_iter it;
     knit_msg_iter_init(&it, &m, 3);
-    while (knit_msg_next_bytes(&it, &p, &n) == KNIT_OK)
-        copy_text(h->protocols[h->protocol_count++],
-                  sizeof h->protocols[0], p, n);
+    while (err == KNIT_OK && h->protocol_count < KNIT_HELLO_MAX_PROTOCOLS &&
+           knit_msg_next_bytes(&it, &p, &n) == KNIT_OK)
+        err = copy_text(h->protocols[h->protocol_count++],
+                        sizeof h->protocols[0], p, n);
+    if (err) {
+        memset(h, 0, sizeof *h);
+        return err;
+    }
     h->record = knit_msg_bytes(&m, 4, &h->record_len);
     h->instance = knit_msg_uint(&m, 5);
     h->timestamp_us = knit_msg_uint(&m, 6);
