@@ -197,28 +197,38 @@ static int begin(struct knit_daemon_ops *ops, struct op *op,
     return KNIT_OK;
 }
 
+/* Both requests carry the target in field 1; the rest is per kind. */
+static int start_op(struct knit_daemon_ops *ops,
+                    struct knit_control_client *client, enum op_kind kind,
+                    const struct knit_msg *m)
+{
+    struct op *op = new_op(ops);
+    if (!op)
+        return KNIT_E_TOO_BIG;
+    size_t tlen;
+    const uint8_t *text = knit_msg_bytes(m, 1, &tlen);
+    op->kind = kind;
+    if (kind == OP_PING) {
+        op->count = (uint32_t)knit_msg_uint(m, 2);
+        op->interval_us = knit_msg_uint(m, 3) * 1000;
+        if (op->count == 0)
+            op->count = 1;
+    } else {
+        op->total = knit_msg_uint(m, 2);
+    }
+    int err = begin(ops, op, client, text, tlen);
+    if (err)
+        memset(op, 0, sizeof *op);
+    return err;
+}
+
 int knit_daemon_ops_ping(struct knit_daemon_ops *ops,
                          struct knit_control_client *client,
                          const uint8_t *body, size_t len)
 {
     struct knit_msg m;
     int err = knit_msg_decode(body, len, &knit_control_ping_request, &m);
-    if (err)
-        return err;
-    struct op *op = new_op(ops);
-    if (!op)
-        return KNIT_E_TOO_BIG;
-    size_t tlen;
-    const uint8_t *text = knit_msg_bytes(&m, 1, &tlen);
-    op->kind = OP_PING;
-    op->count = (uint32_t)knit_msg_uint(&m, 2);
-    op->interval_us = knit_msg_uint(&m, 3) * 1000;
-    if (op->count == 0)
-        op->count = 1;
-    err = begin(ops, op, client, text, tlen);
-    if (err)
-        memset(op, 0, sizeof *op);
-    return err;
+    return err ? err : start_op(ops, client, OP_PING, &m);
 }
 
 int knit_daemon_ops_bench(struct knit_daemon_ops *ops,
@@ -227,19 +237,7 @@ int knit_daemon_ops_bench(struct knit_daemon_ops *ops,
 {
     struct knit_msg m;
     int err = knit_msg_decode(body, len, &knit_control_bench_request, &m);
-    if (err)
-        return err;
-    struct op *op = new_op(ops);
-    if (!op)
-        return KNIT_E_TOO_BIG;
-    size_t tlen;
-    const uint8_t *text = knit_msg_bytes(&m, 1, &tlen);
-    op->kind = OP_BENCH;
-    op->total = knit_msg_uint(&m, 2);
-    err = begin(ops, op, client, text, tlen);
-    if (err)
-        memset(op, 0, sizeof *op);
-    return err;
+    return err ? err : start_op(ops, client, OP_BENCH, &m);
 }
 
 static void on_ping_readable(struct knit_daemon_ops *ops, struct op *op,
