@@ -1,0 +1,170 @@
+/* The simulator's virtual network: many endpoints on one flat address space.
+ *
+ * The net owns a table of endpoints keyed by address (IPv4 or IPv6 plus
+ * port) and carries datagrams between them as engine events. An endpoint is
+ * either a host (sim/host.h: a node core the net creates, feeds and frees) or
+ * a raw endpoint, a receive callback at an address, for whatever is not a
+ * node (tests, and later the public side of NAT boxes). Scenarios (the DHT
+ * tests, the full simulator) create the net, add hosts and run the engine.
+ *
+ * There are no per-pair objects, so thousands of hosts (100 000 later) cost
+ * one table slot and one small record each. A datagram is sent as a copy
+ * scheduled on the engine; whoever holds its destination address when it
+ * arrives gets it. Per datagram, in this order: over KNIT_SIM_NET_MAX_PACKET
+ * (or out of memory) it is dropped; to an address nobody holds it is
+ * blackholed; it is lost with probability loss; otherwise it arrives after
+ * the delay of its pair of IP addresses plus a jitter. A datagram whose
+ * destination is gone by the time it arrives is blackholed then.
+ *
+ * Delay: fixed per unordered pair of IP addresses (ports play no part, so
+ * every port of a machine, and later every mapping of a NAT, sees the same
+ * path), symmetric, drawn from a hash of the two IPs and the seed, uniform
+ * in [min_delay_us, max_delay_us]. knit_sim_net_delay() says what it is.
+ *
+ * Jitter: an extra 0..jitter_us that drifts with time rather than being
+ * drawn afresh per datagram. For each direction of an IP pair it moves
+ * linearly towards a new hashed target every 2 * jitter_us, so it changes by
+ * at most half a microsecond per microsecond: a datagram never overtakes one
+ * sent earlier between the same two IPs, as on a real path whose queues
+ * vary but which does not reorder a flow. Datagrams from one sender to one
+ * receiver still bunch together or spread out as the jitter moves.
+ *
+ * A datagram carries its sender's address as its source. There is no NAT
+ * yet: NAT boxes (a separate module) will sit between hosts and the net,
+ * attached at their public addresses as raw endpoints, rewriting sources.
+ *
+ * Determinism: the net draws loss from its own seeded generator, in send
+ * order, and delay and jitter from hashes; with the engine's (time, seq)
+ * order, the same seed and the same calls give the same deliveries at the
+ * same times.
+ *
+ * Removal is always deferred: a removed endpoint leaves the table at once
+ * (its address is free again, nothing more reaches it, its node's sends and
+ * events are ignored) and is freed at the engine's next step. So any
+ * callback may remove any host, its own included, even from inside that
+ * host's event. The net must be freed before its engine, and not from inside
+ * one of its callbacks. */
+#ifndef KNIT_SIM_NET_H
+#define KNIT_SIM_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/engine.h"
+#include "sim/host.h"
+#include "transport/io.h"
+
+struct knit_sim_net;
+
+/* Largest datagram the net carries (a UDP payload without jumbograms). */
+#define KNIT_SIM_NET_MAX_PACKET 65535
+/* Largest jitter_us accepted (one minute). */
+#define KNIT_SIM_NET_MAX_JITTER_US 60000000ull
+
+struct knit_sim_net_config {
+    uint64_t seed;
+    uint64_t min_delay_us;   /* one-way delay of an IP pair, fixed per pair */
+    uint64_t max_delay_us;   /* >= min_delay_us */
+    uint64_t jitter_us;      /* drifting extra delay 0..jitter_us, see above */
+    double loss;             /* probability a datagram is lost, 0..1 */
+};
+
+/* Every datagram sent ends up in exactly one of delivered, lost,
+ * blackholed or dropped, or is still in flight. */
+struct knit_sim_net_stats {
+    uint64_t sent;            /* handed to the net */
+    uint64_t delivered;
+    uint64_t lost;            /* drawn as lost */
+    uint64_t blackholed;      /* nobody at the destination, at send or
+                                 arrival time */
+    uint64_t dropped;         /* over KNIT_SIM_NET_MAX_PACKET, or no memory */
+    uint64_t bytes_sent;
+    uint64_t bytes_delivered;
+};
+
+/* Per endpoint, from its attachment on: what it sent (whatever became of
+ * it) and what was delivered to it. Gone with the endpoint. */
+struct knit_sim_net_host_stats {
+    uint64_t tx_packets, tx_bytes;
+    uint64_t rx_packets, rx_bytes;
+};
+
+/* A raw endpoint's receive hook; pkt is valid only during the call. */
+typedef void (*knit_sim_net_recv_fn)(void *ctx, const struct knit_addr *src,
+                                     const struct knit_addr *dst,
+                                     const uint8_t *pkt, size_t len);
+/* Sees every delivery, just before the receiver does (traces, metrics).
+ * Called at the arrival time; sent_at is when the datagram was sent. */
+typedef void (*knit_sim_net_tap_fn)(void *ctx, uint64_t sent_at,
+                                    const struct knit_addr *src,
+                                    const struct knit_addr *dst,
+                                    const uint8_t *pkt, size_t len);
+
+/* Returns 0, KNIT_E_INVAL (NULL argument, min_delay_us > max_delay_us,
+ * jitter_us over KNIT_SIM_NET_MAX_JITTER_US, loss outside 0..1) or
+ * KNIT_E_NOMEM. The net copies cfg. */
+int knit_sim_net_new(struct knit_sim_net **out, struct knit_sim_engine *engine,
+                     const struct knit_sim_net_config *cfg);
+/* Frees every endpoint (hosts included, removed or not) and cancels and
+ * frees the datagrams in flight. NULL is a no-op. */
+void knit_sim_net_free(struct knit_sim_net *net);
+
+/* Creates a host at cfg->addr and attaches it. The net installs its own send
+ * and event hooks (cfg->send, cfg->event and cfg->ctx are ignored) and
+ * passes the node's events on to event(event_ctx, host, ev); event may be
+ * NULL. Returns 0, KNIT_E_INVAL (NULL argument, address neither IPv4 nor
+ * IPv6), KNIT_E_EXISTS (address taken), KNIT_E_NOMEM or what
+ * knit_sim_host_new() returns. */
+int knit_sim_net_add_host(struct knit_sim_net *net,
+                          const struct knit_sim_host_config *cfg,
+                          knit_sim_event_fn event, void *event_ctx,
+                          struct knit_sim_host **out);
+/* Detaches host (see removal above) and frees it at the next step. The
+ * caller must not call into it afterwards; datagrams already sent from it
+ * still arrive. No-op for NULL, a host of another net, or one removed
+ * earlier in this step (before that, it is still allocated). */
+void knit_sim_net_remove_host(struct knit_sim_net *net,
+                              struct knit_sim_host *host);
+
+/* Attaches a raw endpoint at addr. Returns 0, KNIT_E_INVAL (NULL argument
+ * or recv, bad family), KNIT_E_EXISTS or KNIT_E_NOMEM. */
+int knit_sim_net_attach(struct knit_sim_net *net, const struct knit_addr *addr,
+                        knit_sim_net_recv_fn recv, void *ctx);
+/* Detaches whatever endpoint holds addr, host or raw (a host is freed at the
+ * next step, as by knit_sim_net_remove_host). KNIT_E_NOT_FOUND if none. */
+int knit_sim_net_detach(struct knit_sim_net *net,
+                        const struct knit_addr *addr);
+/* Sends a datagram from src, attached or not (a raw endpoint's sends, or a
+ * forged source); counted like a host's. pkt may be NULL when len is 0. */
+void knit_sim_net_send(struct knit_sim_net *net, const struct knit_addr *src,
+                       const struct knit_addr *dst, const uint8_t *pkt,
+                       size_t len);
+
+/* The host attached at addr, or NULL (none, or a raw endpoint). */
+struct knit_sim_host *knit_sim_net_find_host(const struct knit_sim_net *net,
+                                             const struct knit_addr *addr);
+/* Endpoints attached, hosts and raw. */
+size_t knit_sim_net_count(const struct knit_sim_net *net);
+/* NULL tap turns it off. */
+void knit_sim_net_set_tap(struct knit_sim_net *net, knit_sim_net_tap_fn tap,
+                          void *ctx);
+
+/* The fixed one-way delay between the IPs of a and b, jitter excluded. */
+uint64_t knit_sim_net_delay(const struct knit_sim_net *net,
+                            const struct knit_addr *a,
+                            const struct knit_addr *b);
+void knit_sim_net_get_stats(const struct knit_sim_net *net,
+                            struct knit_sim_net_stats *out);
+/* KNIT_E_NOT_FOUND if host is not attached to this net. A removed host
+ * may already be freed: ask by address (below) once it is gone. */
+int knit_sim_net_host_stats(const struct knit_sim_net *net,
+                            const struct knit_sim_host *host,
+                            struct knit_sim_net_host_stats *out);
+/* The same for whatever endpoint holds addr. */
+int knit_sim_net_addr_stats(const struct knit_sim_net *net,
+                            const struct knit_addr *addr,
+                            struct knit_sim_net_host_stats *out);
+/* Datagrams scheduled and not yet arrived. */
+size_t knit_sim_net_in_flight(const struct knit_sim_net *net);
+
+#endif
