@@ -234,6 +234,8 @@ static int accept_hello(struct knit_session *s, const struct knit_hello *h)
         emit_down(s, KNIT_E_IO, "peer restarted");
     }
     s->peer_instance = h->instance;
+    s->peer_protocol_count = h->protocol_count;
+    memcpy(s->peer_protocols, h->protocols, sizeof s->peer_protocols);
     return s->conn ? KNIT_OK : new_conn(s, h);
 }
 
@@ -293,6 +295,7 @@ static void start_handshake(struct knit_session *s, uint64_t now)
 int knit_session_connect(struct knit_session *s, int sock,
                          const struct knit_addr *addr, uint64_t now)
 {
+    session_touch(s);
     if (s->dead)
         return KNIT_E_INVAL;
     int p = session_path_add(s, sock, addr, false, now);
@@ -311,6 +314,7 @@ int knit_session_on_initiation(struct knit_session *s,
                                const struct knit_hello *hello, int sock,
                                const struct knit_addr *from, uint64_t now)
 {
+    session_touch(s);
     if (s->dead)
         return KNIT_E_INVAL;
     /* An initiation is replayable; its timestamp is what makes a replay
@@ -355,6 +359,7 @@ int knit_session_on_response(struct knit_session *s, uint32_t local_index,
                              const uint8_t *pkt, size_t len, int sock,
                              const struct knit_addr *from, uint64_t now)
 {
+    session_touch(s);
     if (!s->handshaking || local_index != s->hs_index || s->dead)
         return KNIT_E_NOT_FOUND;
     uint8_t hello_buf[KNIT_HELLO_MAX_BYTES];
@@ -392,6 +397,7 @@ int knit_session_on_response(struct knit_session *s, uint32_t local_index,
 int knit_session_on_cookie(struct knit_session *s, const uint8_t *pkt,
                            size_t len, uint64_t now)
 {
+    session_touch(s);
     if (!s->handshaking)
         return KNIT_E_NOT_FOUND;
     int err = knit_cookie_consume_reply(&s->cookies, pkt, len, now);
@@ -408,6 +414,7 @@ int knit_session_on_data(struct knit_session *s, uint32_t local_index,
                          const uint8_t *pkt, size_t len, int sock,
                          const struct knit_addr *from, uint64_t now)
 {
+    session_touch(s);
     struct knit_keypair *kp = find_keypair(s, local_index);
     if (!kp || s->dead)
         return KNIT_E_NOT_FOUND;
@@ -498,6 +505,7 @@ static void maybe_rekey(struct knit_session *s, uint64_t now)
 
 void knit_session_flush(struct knit_session *s, uint64_t now)
 {
+    session_touch(s);
     if (s->dead)
         return;
     maybe_rekey(s, now);
@@ -527,6 +535,7 @@ void knit_session_flush(struct knit_session *s, uint64_t now)
 void knit_session_close(struct knit_session *s, uint64_t code,
                         const char *reason, uint64_t now)
 {
+    session_touch(s);
     if (s->dead)
         return;
     snprintf(s->close_reason, sizeof s->close_reason, "%s",
@@ -565,7 +574,7 @@ static uint64_t half_open_expiry(const struct knit_session *s)
     return s->last_rx + s->cfg.connect_timeout_us;
 }
 
-uint64_t knit_session_next_deadline(const struct knit_session *s)
+static uint64_t compute_deadline(const struct knit_session *s)
 {
     if (s->dead)
         return KNIT_NO_DEADLINE;
@@ -588,8 +597,26 @@ uint64_t knit_session_next_deadline(const struct knit_session *s)
     return min_u64(next, session_path_deadline(s));
 }
 
+/* The node asks every session for its deadline after every call, and a
+ * node with hundreds of sessions (a DHT server) spent most of its time
+ * recomputing deadlines of sessions nothing had happened to. The deadline
+ * is a function of the session's state alone, so it is cached and
+ * recomputed only after a call that may have changed that state: every
+ * entry point, and knit_session_conn(), through which the node changes
+ * the conn, mark it stale (session_touch). */
+uint64_t knit_session_next_deadline(const struct knit_session *s)
+{
+    struct knit_session *m = (struct knit_session *)s;   /* the cache only */
+    if (m->deadline_stale) {
+        m->deadline = compute_deadline(s);
+        m->deadline_stale = false;
+    }
+    return m->deadline;
+}
+
 void knit_session_on_timeout(struct knit_session *s, uint64_t now)
 {
+    session_touch(s);
     if (s->dead)
         return;
     /* A dial is given up when its time is over, not at the next retry. */
@@ -631,6 +658,7 @@ int knit_session_new(struct knit_session **out,
     struct knit_session *s = calloc(1, sizeof *s);
     if (!s)
         return KNIT_E_NOMEM;
+    s->deadline_stale = true;
     s->env = *env;
     s->cfg = *cfg;
     s->peer = *peer;

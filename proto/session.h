@@ -98,6 +98,9 @@ const struct knit_peer_id *knit_session_peer(const struct knit_session *s);
 uint64_t knit_session_window(const struct knit_session *s);
 bool knit_session_is_up(const struct knit_session *s);
 bool knit_session_is_dead(const struct knit_session *s);
+/* Whether the peer's hello listed protocol among those it serves. */
+bool knit_session_peer_serves(const struct knit_session *s,
+                              const char *protocol);
 /* Wanted sessions are kept alive with keepalives while idle. */
 void knit_session_set_wanted(struct knit_session *s, bool wanted);
 

@@ -26,11 +26,13 @@ bool knit_session_is_dead(const struct knit_session *s)
 
 void knit_session_set_wanted(struct knit_session *s, bool wanted)
 {
+    session_touch(s);
     s->wanted = wanted;
 }
 
 struct knit_conn *knit_session_conn(struct knit_session *s)
 {
+    session_touch(s);   /* the caller may change the conn */
     return s->up ? s->conn : NULL;
 }
 
@@ -46,4 +48,13 @@ void knit_session_get_stats(const struct knit_session *s,
     out->receive_window = s->cfg.conn.max_data;
     for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
         out->paths += s->paths[i].used;
+}
+
+bool knit_session_peer_serves(const struct knit_session *s,
+                              const char *protocol)
+{
+    for (uint8_t i = 0; i < s->peer_protocol_count; i++)
+        if (strcmp(s->peer_protocols[i], protocol) == 0)
+            return true;
+    return false;
 }

@@ -43,6 +43,9 @@ struct knit_session {
 
     struct knit_conn *conn;
     uint64_t local_instance, peer_instance;
+    /* what the peer's latest hello said it serves */
+    uint8_t peer_protocol_count;
+    char peer_protocols[KNIT_HELLO_MAX_PROTOCOLS][KNIT_HELLO_PROTOCOL_MAX + 1];
     uint64_t last_initiation_ts;     /* newest initiation answered */
     uint64_t last_sent_ts;           /* newest hello timestamp we sent */
 
@@ -56,8 +59,15 @@ struct knit_session {
     bool blocked;                    /* the last flush could not send */
     bool down_owed;                  /* UP was reported, or a dial made */
     uint32_t handshakes;
+    uint64_t deadline;               /* cached knit_session_next_deadline */
+    bool deadline_stale;
     char close_reason[KNIT_CONN_CLOSE_REASON_MAX + 1];
 };
+
+static inline void session_touch(struct knit_session *s)
+{
+    s->deadline_stale = true;
+}
 
 void session_emit(struct knit_session *s, enum knit_session_event_type type,
                   uint64_t stream_id);

@@ -33,6 +33,32 @@ bool knit_addr_is_unspecified(const struct knit_addr *a)
     return memcmp(a->ip, zero, n) == 0;
 }
 
+bool knit_addr_is_global(const struct knit_addr *a)
+{
+    const uint8_t *ip = a->ip;
+    if (a->family == KNIT_AF_IP4) {
+        return !(ip[0] == 0 || ip[0] == 10 || ip[0] == 127 ||
+                 (ip[0] == 100 && (ip[1] & 0xc0) == 64) ||      /* CGNAT */
+                 (ip[0] == 169 && ip[1] == 254) ||
+                 (ip[0] == 172 && (ip[1] & 0xf0) == 16) ||
+                 (ip[0] == 192 && ip[1] == 168) || ip[0] >= 224);
+    }
+    if (a->family != KNIT_AF_IP6)
+        return false;
+    static const uint8_t loopback[16] = {[15] = 1};
+    if (knit_addr_is_unspecified(a) || memcmp(ip, loopback, 16) == 0)
+        return false;
+    static const uint8_t v4mapped[12] = {[10] = 0xff, [11] = 0xff};
+    if (memcmp(ip, v4mapped, 12) == 0) {
+        struct knit_addr v4 = {.family = KNIT_AF_IP4};
+        memcpy(v4.ip, ip + 12, 4);
+        return knit_addr_is_global(&v4);
+    }
+    return !((ip[0] & 0xfe) == 0xfc ||                  /* unique local */
+             (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80) ||   /* link-local */
+             ip[0] == 0xff);                             /* multicast */
+}
+
 int knit_addr_format(const struct knit_addr *a, char *out, size_t cap)
 {
     char ip[INET6_ADDRSTRLEN];

@@ -37,6 +37,11 @@ const char *knit_strerror(int err)
     case KNIT_E_DECRYPT: return "authentication failed: packet or message was forged or corrupted";
     case KNIT_E_FLOW_CONTROL: return "peer exceeded flow-control limit";
     case KNIT_E_FINAL_SIZE: return "stream final size changed or exceeded";
+    case KNIT_E_STALE: return "older than what is already held";
+    case KNIT_E_LIMIT: return "a configured limit is reached";
+    case KNIT_E_TIMEOUT: return "no answer in time";
+    case KNIT_E_REFUSED: return "the peer refused the request";
+    case KNIT_E_EXPIRED: return "expired, or issued in the future";
     }
     return "unknown error";
 }

@@ -42,9 +42,14 @@ enum knit_error {
     KNIT_E_DECRYPT = -31,         /* AEAD authentication failed */
     KNIT_E_FLOW_CONTROL = -32,    /* peer sent past its flow-control limit */
     KNIT_E_FINAL_SIZE = -33,      /* stream final size changed or exceeded */
+    KNIT_E_STALE = -34,           /* older than what is already held */
+    KNIT_E_LIMIT = -35,           /* a configured limit is reached */
+    KNIT_E_TIMEOUT = -36,         /* no answer in time */
+    KNIT_E_REFUSED = -37,         /* the peer refused the request */
+    KNIT_E_EXPIRED = -38,         /* past its lifetime, or issued in the future */
 };
 /* The most negative code; a new code goes after it and moves this. */
-#define KNIT_E_LOWEST KNIT_E_FINAL_SIZE
+#define KNIT_E_LOWEST KNIT_E_EXPIRED
 
 /* A short English sentence for an error code; never NULL. */
 const char *knit_strerror(int err);

@@ -34,6 +34,11 @@ int knit_addr_set(struct knit_addr *a, const uint8_t *ip, size_t len,
                   uint16_t port);
 /* True for 0.0.0.0 and ::, the "all interfaces" listen address. */
 bool knit_addr_is_unspecified(const struct knit_addr *a);
+/* False for addresses that are not routed on the Internet: unspecified,
+ * loopback, RFC 1918 private, shared (CGNAT, 100.64/10), link-local,
+ * multicast, IPv6 unique-local; true otherwise. Documentation ranges count
+ * as global, so the lab's 203.0.113.0/24 "Internet" behaves like one. */
+bool knit_addr_is_global(const struct knit_addr *a);
 
 /* Defined by the node core (node/event.h); the driver only passes it on. */
 struct knit_event;

@@ -72,6 +72,42 @@ static void test_equal(void **state)
     assert_false(knit_addr_equal(&a, &b));
 }
 
+static struct knit_addr ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+    struct knit_addr x = {.family = KNIT_AF_IP4, .ip = {a, b, c, d}};
+    return x;
+}
+
+static void test_global(void **state)
+{
+    (void)state;
+    struct knit_addr yes[] = {ip4(203, 0, 113, 7), ip4(8, 8, 8, 8),
+                              ip4(100, 63, 0, 1), ip4(172, 32, 0, 1)};
+    struct knit_addr no[] = {ip4(0, 0, 0, 0), ip4(10, 1, 2, 3),
+                             ip4(127, 0, 0, 1), ip4(100, 64, 0, 1),
+                             ip4(169, 254, 1, 1), ip4(172, 16, 0, 1),
+                             ip4(172, 31, 255, 1), ip4(192, 168, 1, 1),
+                             ip4(224, 0, 0, 1)};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        assert_true(knit_addr_is_global(&yes[i]));
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        assert_false(knit_addr_is_global(&no[i]));
+    struct knit_addr g6 = {.family = KNIT_AF_IP6,
+                           .ip = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}};
+    assert_true(knit_addr_is_global(&g6));
+    struct knit_addr lo6 = {.family = KNIT_AF_IP6, .ip = {[15] = 1}};
+    struct knit_addr ula = {.family = KNIT_AF_IP6, .ip = {0xfd, 1, [15] = 1}};
+    struct knit_addr ll = {.family = KNIT_AF_IP6, .ip = {0xfe, 0x80, [15] = 1}};
+    struct knit_addr mapped = {.family = KNIT_AF_IP6,
+                               .ip = {[10] = 0xff, [11] = 0xff, 192, 168, 0, 1}};
+    assert_false(knit_addr_is_global(&lo6));
+    assert_false(knit_addr_is_global(&ula));
+    assert_false(knit_addr_is_global(&ll));
+    assert_false(knit_addr_is_global(&mapped));
+    struct knit_addr unset = {0};
+    assert_false(knit_addr_is_global(&unset));
+}
+
 static void test_unspecified(void **state)
 {
     (void)state;
@@ -100,6 +136,7 @@ int main(void)
         cmocka_unit_test(test_bad_length),
         cmocka_unit_test(test_equal),
         cmocka_unit_test(test_unspecified),
+        cmocka_unit_test(test_global),
         cmocka_unit_test(test_strerror_covers_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
