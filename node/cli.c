@@ -3,6 +3,10 @@
 #include <getopt.h>
 #include <string.h>
 
+#include "datadir.h"
+#include "proto/multiaddr.h"
+#include "transport/error.h"
+
 #define TOP_USAGE \
     "usage: knit <command> [options]\n" \
     "\n" \
@@ -15,6 +19,9 @@
     "  keygen    create an identity key\n" \
     "  ping      measure round trips to a peer (through the daemon)\n" \
     "  bench     measure throughput to a peer (through the daemon)\n" \
+    "  find      look a peer's addresses up in the DHT (through the daemon)\n" \
+    "  peers     list the peers the daemon has sessions with\n" \
+    "  dht       show the daemon's DHT routing table (knit dht table)\n" \
     "\n" \
     "options:\n" \
     "  -h, --help       show this help (knit <command> --help for a command)\n" \
@@ -34,6 +41,9 @@ static const struct command commands[] = {
     {"keygen", knit_cli_keygen},
     {"ping", knit_cli_ping},
     {"bench", knit_cli_bench},
+    {"find", knit_cli_find},
+    {"peers", knit_cli_peers},
+    {"dht", knit_cli_dht},
 };
 
 int knit_cli_usage_error(const char *cmd, int opt, int bad_opt, char **argv,
@@ -55,9 +65,14 @@ int knit_cli_usage_error(const char *cmd, int opt, int bad_opt, char **argv,
 
 void knit_cli_json_string(FILE *out, const char *s)
 {
+    knit_cli_json_bytes(out, (const uint8_t *)s, strlen(s));
+}
+
+void knit_cli_json_bytes(FILE *out, const uint8_t *p, size_t len)
+{
     fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = p[i];
         if (c == '"' || c == '\\')
             fprintf(out, "\\%c", c);
         else if (c < 0x20)
@@ -66,6 +81,103 @@ void knit_cli_json_string(FILE *out, const char *s)
             fputc(c, out);
     }
     fputc('"', out);
+}
+
+int knit_cli_parse_peer(const char *text, struct knit_peer_id *id)
+{
+    if (text[0] != '/')
+        return knit_peer_id_from_text(id, text, strlen(text));
+    struct knit_multiaddr ma;
+    int err = knit_multiaddr_parse(&ma, text, strlen(text));
+    if (err)
+        return err;
+    if (ma.count != 1 || ma.c[0].protocol != KNIT_MA_P2P)
+        return KNIT_E_SHAPE;
+    *id = ma.c[0].v.peer;
+    return KNIT_OK;
+}
+
+bool knit_cli_parse_query(const char *cmd, const char *usage,
+                          const char *arg_name, int argc, char **argv,
+                          struct knit_cli_query *q, int *code)
+{
+    enum { OPT_DATA_DIR = 256, OPT_JSON };
+    static const struct option longopts[] = {
+        {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            fputs(usage, stdout);
+            *code = KNIT_EXIT_OK;
+            return false;
+        case OPT_DATA_DIR:
+            q->data_dir_flag = optarg;
+            break;
+        case OPT_JSON:
+            q->json = true;
+            break;
+        default:
+            *code = knit_cli_usage_error(cmd, opt, optopt, argv, optind);
+            return false;
+        }
+    }
+    int want = arg_name ? 1 : 0;
+    if (argc - optind != want) {
+        if (optind < argc && argc - optind > want)
+            fprintf(stderr, "knit %s: unexpected argument '%s' (try 'knit %s "
+                            "--help')\n", cmd, argv[optind + want], cmd);
+        else
+            fprintf(stderr, "knit %s: missing the %s (try 'knit %s --help')\n",
+                    cmd, arg_name, cmd);
+        *code = KNIT_EXIT_USAGE;
+        return false;
+    }
+    q->arg = want ? argv[optind] : NULL;
+    return true;
+}
+
+bool knit_cli_ask(const char *cmd, const char *data_dir_flag,
+                  const uint8_t *request, size_t len, uint64_t response_type,
+                  const struct knit_msg_schema *schema, int timeout_ms,
+                  struct knit_control_reply *reply)
+{
+    char dir[KNIT_PATH_MAX], err[512];
+    uint64_t type;
+    const uint8_t *body;
+    size_t body_len;
+    int rc = knit_datadir_resolve(data_dir_flag, dir, sizeof dir, err,
+                                  sizeof err);
+    if (rc == KNIT_OK)
+        rc = knit_control_connect(&reply->conn, dir, err, sizeof err);
+    if (rc == KNIT_OK) {
+        rc = knit_control_request(&reply->conn, request, len, err,
+                                  sizeof err);
+        if (rc == KNIT_OK)
+            rc = knit_control_next(&reply->conn, timeout_ms, &type, &body,
+                                   &body_len, err, sizeof err);
+        knit_control_disconnect(&reply->conn);
+    }
+    if (rc == KNIT_OK && type != response_type) {
+        snprintf(err, sizeof err, "daemon sent an unexpected answer (type "
+                                  "%llu)", (unsigned long long)type);
+        rc = KNIT_E_TYPE;
+    }
+    if (rc == KNIT_OK) {
+        rc = knit_msg_decode(body, body_len, schema, &reply->msg);
+        if (rc != KNIT_OK)
+            snprintf(err, sizeof err, "daemon sent a malformed answer: %s",
+                     knit_strerror(rc));
+    }
+    if (rc != KNIT_OK) {
+        fprintf(stderr, "knit %s: %s\n", cmd, err);
+        return false;
+    }
+    return true;
 }
 
 int knit_cli_main(int argc, char **argv)

@@ -14,12 +14,14 @@
 #include "transport/error.h"
 
 #define PING_USAGE \
-    "usage: knit ping <multiaddr> [-c COUNT] [-i MS] [--json] [--data-dir DIR]\n" \
+    "usage: knit ping <peer> [-c COUNT] [-i MS] [--json] [--data-dir DIR]\n" \
     "\n" \
     "Measure round trips to a peer through the running daemon: it sets up a\n" \
     "session if there is none, then sends COUNT 32-byte echoes over the\n" \
     "peer's /knit/ping/1 service, one every MS milliseconds.\n" \
-    "The target is /ip4/<ip>/udp/<port>/p2p/<peer-id> (or /ip6/...).\n" \
+    "The peer is /ip4/<ip>/udp/<port>/p2p/<peer-id> (or /ip6/...), or its\n" \
+    "ID alone (12D3KooW... or /p2p/12D3KooW...), which the daemon first\n" \
+    "looks up in the DHT.\n" \
     "\n" \
     "options:\n" \
     "  -c, --count COUNT    echoes to send (default 4, at most 100000)\n" \
@@ -29,12 +31,14 @@
     "  -h, --help           show this help\n"
 
 #define BENCH_USAGE \
-    "usage: knit bench <multiaddr> [-b BYTES] [--json] [--data-dir DIR]\n" \
+    "usage: knit bench <peer> [-b BYTES] [--json] [--data-dir DIR]\n" \
     "\n" \
     "Measure throughput to a peer through the running daemon: it sends BYTES\n" \
     "over one stream to the peer's /knit/bench/1 service, which counts them\n" \
     "and answers. The time runs from the first byte written to the count\n" \
-    "read back. The target is /ip4/<ip>/udp/<port>/p2p/<peer-id>.\n" \
+    "read back. The peer is /ip4/<ip>/udp/<port>/p2p/<peer-id> (or\n" \
+    "/ip6/...), or its ID alone (12D3KooW... or /p2p/12D3KooW...), which\n" \
+    "the daemon first looks up in the DHT.\n" \
     "\n" \
     "options:\n" \
     "  -b, --bytes BYTES    how much to send (default 64M; suffixes K, M, G)\n" \
@@ -46,7 +50,9 @@ enum { OPT_DATA_DIR = 256, OPT_JSON };
 
 struct probe_args {
     const char *data_dir_flag;
-    const char *target;
+    const char *target;                 /* as the user gave it */
+    char request[KNIT_MA_TEXT_MAX];     /* what the daemon is sent */
+    bool lookup;                        /* the peer by its ID alone */
     bool json;
     uint64_t count, interval_ms, bytes;
 };
@@ -68,6 +74,50 @@ static bool parse_number(const char *s, uint64_t max, uint64_t *out)
         return false;
     *out = v * mult;
     return *out <= max;
+}
+
+/* The peer as a full multiaddr, sent on as given, or by its ID alone,
+ * sent as /p2p/<id> for the daemon to look up. -1 after saying why. */
+static int parse_target(const char *cmd, struct probe_args *a)
+{
+    const char *t = a->target;
+    struct knit_peer_id peer;
+    if (t[0] != '/') {
+        int err = knit_peer_id_from_text(&peer, t, strlen(t));
+        if (err) {
+            fprintf(stderr, "knit %s: invalid peer ID '%s': %s\n", cmd, t,
+                    knit_strerror(err));
+            return -1;
+        }
+    } else {
+        struct knit_multiaddr ma;
+        struct knit_addr addr;
+        int err = knit_multiaddr_parse(&ma, t, strlen(t));
+        if (err) {
+            fprintf(stderr, "knit %s: invalid multiaddr '%s': %s\n", cmd, t,
+                    knit_strerror(err));
+            return -1;
+        }
+        bool bare = ma.count == 1 && ma.c[0].protocol == KNIT_MA_P2P;
+        if (!bare && (knit_multiaddr_to_socket(&ma, &addr) != 0 ||
+                      knit_multiaddr_peer(&ma, &peer) != 0 ||
+                      knit_multiaddr_is_circuit(&ma))) {
+            fprintf(stderr, "knit %s: give the peer as <peer-id>, /p2p/"
+                            "<peer-id> or /ip4/<ip>/udp/<port>/p2p/<peer-id> "
+                            "(or /ip6/...), not '%s'\n", cmd, t);
+            return -1;
+        }
+        if (!bare) {
+            snprintf(a->request, sizeof a->request, "%s", t);
+            return 0;
+        }
+        peer = ma.c[0].v.peer;
+    }
+    char id[KNIT_PEER_ID_TEXT_MAX];
+    knit_peer_id_to_text(&peer, id, sizeof id);
+    snprintf(a->request, sizeof a->request, "/p2p/%s", id);
+    a->lookup = true;
+    return 0;
 }
 
 /* Parses argv for ping (bench = false) or bench; false = exit with *code. */
@@ -127,30 +177,13 @@ static bool parse(bool bench, int argc, char **argv, struct probe_args *a,
     }
     if (optind != argc - 1) {
         fprintf(stderr, "knit %s: %s (try 'knit %s --help')\n", cmd,
-                optind >= argc ? "missing the peer's multiaddr"
+                optind >= argc ? "missing the peer"
                                : "too many arguments", cmd);
         *code = KNIT_EXIT_USAGE;
         return false;
     }
     a->target = argv[optind];
-    struct knit_multiaddr ma;
-    struct knit_addr addr;
-    struct knit_peer_id peer;
-    int err = knit_multiaddr_parse(&ma, a->target, strlen(a->target));
-    bool bare_id =
-        knit_peer_id_from_text(&peer, a->target, strlen(a->target)) == 0;
-    if (bare_id || (err == KNIT_OK && (knit_multiaddr_to_socket(&ma, &addr) != 0 ||
-                           knit_multiaddr_peer(&ma, &peer) != 0 ||
-                           knit_multiaddr_is_circuit(&ma)))) {
-        /* A bare peer ID needs a lookup, which comes with the DHT. */
-        fprintf(stderr, "knit %s: give the peer as /ip4/<ip>/udp/<port>/p2p/"
-                        "<peer-id> (or /ip6/...), not '%s'\n", cmd, a->target);
-        *code = KNIT_EXIT_USAGE;
-        return false;
-    }
-    if (err) {
-        fprintf(stderr, "knit %s: invalid multiaddr '%s': %s\n", cmd,
-                a->target, knit_strerror(err));
+    if (parse_target(cmd, a) < 0) {
         *code = KNIT_EXIT_USAGE;
         return false;
     }
@@ -186,7 +219,7 @@ int knit_cli_ping(int argc, char **argv)
     struct knit_msg_writer w;
     knit_msg_writer_init(&w, frame, sizeof frame);
     knit_msg_begin(&w, KNIT_CTL_PING_REQUEST, 3);
-    knit_msg_put_str(&w, 1, a.target, strlen(a.target));
+    knit_msg_put_str(&w, 1, a.request, strlen(a.request));
     knit_msg_put_uint(&w, 2, a.count);
     knit_msg_put_uint(&w, 3, a.interval_ms);
     if (knit_msg_end(&w, &len) != KNIT_OK)
@@ -198,6 +231,9 @@ int knit_cli_ping(int argc, char **argv)
         printf("PING %s\n", a.target);
     /* Set-up may take the daemon's connect timeout; each echo up to 10 s. */
     int timeout_ms = 40000 + (int)(a.interval_ms < 10000 ? 10000 : a.interval_ms);
+    /* Before the first echo the daemon may have to look the peer up. */
+    int first_timeout_ms =
+        timeout_ms + (a.lookup ? KNIT_CONTROL_FIND_TIMEOUT_MS : 0);
     uint64_t min = UINT64_MAX, max = 0, sum = 0, n = 0;
     uint64_t *rtts = calloc(a.count, sizeof *rtts);
     if (!rtts)
@@ -209,7 +245,8 @@ int knit_cli_ping(int argc, char **argv)
         size_t blen;
         char err[512];
         struct knit_msg m;
-        if (knit_control_next(&conn, timeout_ms, &type, &body, &blen, err,
+        if (knit_control_next(&conn, n ? timeout_ms : first_timeout_ms,
+                              &type, &body, &blen, err,
                               sizeof err) != KNIT_OK) {
             fprintf(stderr, "knit ping: %s\n", err);
             break;
@@ -280,7 +317,7 @@ int knit_cli_bench(int argc, char **argv)
     struct knit_msg_writer w;
     knit_msg_writer_init(&w, frame, sizeof frame);
     knit_msg_begin(&w, KNIT_CTL_BENCH_REQUEST, 2);
-    knit_msg_put_str(&w, 1, a.target, strlen(a.target));
+    knit_msg_put_str(&w, 1, a.request, strlen(a.request));
     knit_msg_put_uint(&w, 2, a.bytes);
     if (knit_msg_end(&w, &len) != KNIT_OK)
         return KNIT_EXIT_USAGE;

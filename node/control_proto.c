@@ -57,6 +57,69 @@ static const struct knit_msg_field bench_done_fields[] = {
 const struct knit_msg_schema knit_control_bench_done =
     KNIT_MSG_SCHEMA(bench_done_fields);
 
+static const struct knit_msg_field find_request_fields[] = {
+    KNIT_MSG_F_STR(1, KNIT_MSG_REQUIRED, 1, KNIT_PEER_ID_TEXT_MAX),
+};
+const struct knit_msg_schema knit_control_find_request =
+    KNIT_MSG_SCHEMA(find_request_fields);
+
+/* A record holds at most KNIT_RECORD_MAX_ADDRS addresses; the wider bound
+ * leaves the record format room to grow without a protocol change. */
+static const struct knit_msg_field find_response_fields[] = {
+    KNIT_MSG_F_STR(1, KNIT_MSG_REQUIRED, 1, KNIT_PEER_ID_TEXT_MAX),
+    KNIT_MSG_F_ARRAY_OF_STR(2, KNIT_MSG_REQUIRED, 0, KNIT_CONTROL_MAX_ADDRS,
+                            1, KNIT_MA_TEXT_MAX - 1),
+    KNIT_MSG_F_UINT(3, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_UINT(4, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_UINT(5, KNIT_MSG_REQUIRED, UINT64_MAX),
+};
+const struct knit_msg_schema knit_control_find_response =
+    KNIT_MSG_SCHEMA(find_response_fields);
+
+const struct knit_msg_schema knit_control_peers_request = {NULL, 0};
+
+/* KNIT_CONTROL_PEER_ENTRY_MAX is computed from these bounds. */
+static const struct knit_msg_field peer_entry_fields[] = {
+    KNIT_MSG_F_STR(1, KNIT_MSG_REQUIRED, 1, KNIT_PEER_ID_TEXT_MAX),
+    KNIT_MSG_F_STR(2, KNIT_MSG_REQUIRED, 1, 16),
+    KNIT_MSG_F_STR(3, KNIT_MSG_REQUIRED, 1, KNIT_MA_TEXT_MAX - 1),
+    KNIT_MSG_F_UINT(4, KNIT_MSG_REQUIRED, UINT64_MAX),
+};
+static const struct knit_msg_schema peer_entry =
+    KNIT_MSG_SCHEMA(peer_entry_fields);
+
+static const struct knit_msg_field peers_response_fields[] = {
+    KNIT_MSG_F_ARRAY_OF_MAP(1, KNIT_MSG_REQUIRED, 0, KNIT_CONTROL_MAX_PEERS,
+                            &peer_entry),
+};
+const struct knit_msg_schema knit_control_peers_response =
+    KNIT_MSG_SCHEMA(peers_response_fields);
+
+_Static_assert(KNIT_CONTROL_MAX_PEERS * KNIT_CONTROL_PEER_ENTRY_MAX + 64 <=
+                   KNIT_CONTROL_MAX_MSG,
+               "a full peers response must fit in one control message");
+_Static_assert(KNIT_CONTROL_MAX_MSG <= KNIT_MSG_MAX_CEILING,
+               "the message layer refuses larger limits");
+
+const struct knit_msg_schema knit_control_dht_table_request = {NULL, 0};
+
+static const struct knit_msg_field bucket_fields[] = {
+    KNIT_MSG_F_UINT(1, KNIT_MSG_REQUIRED, KNIT_CONTROL_MAX_BUCKETS - 1),
+    KNIT_MSG_F_UINT(2, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_UINT(3, KNIT_MSG_REQUIRED, UINT32_MAX),
+};
+static const struct knit_msg_schema bucket = KNIT_MSG_SCHEMA(bucket_fields);
+
+static const struct knit_msg_field dht_table_response_fields[] = {
+    KNIT_MSG_F_STR(1, KNIT_MSG_REQUIRED, 1, 16),
+    KNIT_MSG_F_UINT(2, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_UINT(3, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_ARRAY_OF_MAP(4, KNIT_MSG_REQUIRED, 0, KNIT_CONTROL_MAX_BUCKETS,
+                            &bucket),
+};
+const struct knit_msg_schema knit_control_dht_table_response =
+    KNIT_MSG_SCHEMA(dht_table_response_fields);
+
 static const struct knit_msg_field error_fields[] = {
     KNIT_MSG_F_UINT(1, KNIT_MSG_REQUIRED, 1000),
     KNIT_MSG_F_STR(2, KNIT_MSG_REQUIRED, 0, 512),

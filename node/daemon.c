@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "control.h"
 #include "control_proto.h"
+#include "daemon_dht.h"
 #include "daemon_ops.h"
 #include "datadir.h"
 #include "keyfile.h"
@@ -27,10 +28,12 @@ struct daemon {
     struct knit_node *node;
     struct knit_control *control;
     struct knit_daemon_ops *ops;
+    struct knit_daemon_dht *dht;
     struct knit_addr bound[KNIT_DAEMON_MAX_LISTEN];
     size_t bound_count;
     /* The addresses others can dial us at, as multiaddr text with /p2p. */
     char addrs[KNIT_CONTROL_MAX_ADDRS][KNIT_MA_TEXT_MAX];
+    struct knit_addr addr_sockets[KNIT_CONTROL_MAX_ADDRS];
     size_t addr_count;
     int exit_code;
 };
@@ -96,6 +99,8 @@ static void on_signal(uv_signal_t *sig, int signum)
     fflush(stdout);
     knit_daemon_ops_close(d->ops);
     d->ops = NULL;
+    knit_daemon_dht_close(d->dht);   /* saves the table one last time */
+    d->dht = NULL;
     knit_uv_driver_close(d->driver);
     knit_control_close(d->control);
     uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -177,6 +182,7 @@ static void add_addr(struct daemon *d, const struct knit_addr *a)
         knit_multiaddr_format(&ma, d->addrs[d->addr_count],
                               KNIT_MA_TEXT_MAX) != 0)
         return;
+    d->addr_sockets[d->addr_count] = *a;
     d->addr_count++;
 }
 
@@ -249,6 +255,18 @@ static int on_control_request(void *ctx, struct knit_control_client *client,
     case KNIT_CTL_BENCH_REQUEST:
         return d->ops ? knit_daemon_ops_bench(d->ops, client, body, len)
                       : KNIT_E_UNSUPPORTED;
+    case KNIT_CTL_FIND_REQUEST:
+        return d->ops ? knit_daemon_ops_find(d->ops, client, body, len)
+                      : KNIT_E_UNSUPPORTED;
+    case KNIT_CTL_PEERS_REQUEST:
+        rc = knit_msg_decode(body, len, &knit_control_peers_request, &msg);
+        return rc < 0 ? rc : knit_daemon_answer_peers(d->node, out, cap,
+                                                      out_len);
+    case KNIT_CTL_DHT_TABLE_REQUEST:
+        rc = knit_msg_decode(body, len, &knit_control_dht_table_request,
+                             &msg);
+        return rc < 0 ? rc : knit_daemon_answer_dht_table(d->node, out, cap,
+                                                          out_len);
     default:
         return KNIT_E_UNSUPPORTED;
     }
@@ -259,6 +277,26 @@ static void on_control_closed(void *ctx, struct knit_control_client *client)
     struct daemon *d = ctx;
     if (d->ops)
         knit_daemon_ops_client_closed(d->ops, client);
+}
+
+/* Our record, the saved DHT state, then the bootstrap peers. Addresses
+ * beyond what a record holds are left out of it (they stay in `knit id`). */
+static int join(struct daemon *d, char *err, size_t errcap)
+{
+    uint64_t now = knit_uv_driver_now(d->driver);
+    size_t n = d->addr_count < KNIT_RECORD_MAX_ADDRS ? d->addr_count
+                                                     : KNIT_RECORD_MAX_ADDRS;
+    int rc = knit_node_set_addresses(d->node, d->addr_sockets, n, now);
+    if (rc == KNIT_OK)
+        rc = knit_daemon_dht_start(&d->dht, &d->loop, d->node, d->driver,
+                                   d->opts->data_dir);
+    if (rc == KNIT_OK)
+        rc = knit_node_bootstrap(d->node, d->opts->bootstrap,
+                                 d->opts->bootstrap_count, now);
+    if (rc != KNIT_OK)
+        snprintf(err, errcap, "cannot join the DHT: %s", knit_strerror(rc));
+    knit_uv_driver_rearm(d->driver);
+    return rc;
 }
 
 static int start(struct daemon *d, struct knit_identity *ident, char *err,
@@ -286,6 +324,7 @@ static int start(struct daemon *d, struct knit_identity *ident, char *err,
         struct knit_node_config cfg = {
             .identity = ident,
             .session = &session,
+            .dht_mode = d->opts->dht_mode,
             .unix_time_us = (uint64_t)tv.tv_sec * 1000000u +
                             (uint64_t)tv.tv_usec,
         };
@@ -309,7 +348,7 @@ static int start(struct daemon *d, struct knit_identity *ident, char *err,
         rc = bind_listen_addresses(d, err, errcap);
     if (rc == KNIT_OK)
         collect_addresses(d);
-    return rc;
+    return rc == KNIT_OK ? join(d, err, errcap) : rc;
 }
 
 int knit_daemon_run(const struct knit_daemon_options *opts)
@@ -366,11 +405,19 @@ int knit_daemon_run(const struct knit_daemon_options *opts)
         printf("listening on:\n");
         for (size_t i = 0; i < d.addr_count; i++)
             printf("  %s\n", d.addrs[i]);
-        printf("no bootstrap peers configured\n");
+        printf("DHT mode: %s\n",
+               knit_node_dht_serving(d.node) ? "server" : "client");
+        if (opts->bootstrap_count)
+            printf("bootstrapping from %zu peer%s\n", opts->bootstrap_count,
+                   opts->bootstrap_count == 1 ? "" : "s");
+        else
+            printf("no bootstrap peers configured\n");
         printf("running; stop with Ctrl-C (SIGINT) or SIGTERM\n");
     } else {
         knit_daemon_ops_close(d.ops);
         d.ops = NULL;
+        knit_daemon_dht_close(d.dht);
+        d.dht = NULL;
         if (d.driver)
             knit_uv_driver_close(d.driver);
         knit_control_close(d.control);

@@ -7,11 +7,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bootstrap_list.h"
+#include "dht/dht.h"
 #include "event.h"
 #include "transport/io.h"
 
 #define KNIT_DEFAULT_PORT 4001
 #define KNIT_DAEMON_MAX_LISTEN 8
+/* --bootstrap and --bootstrap-file together, after merging duplicates. */
+#define KNIT_DAEMON_MAX_BOOTSTRAP 64
 
 struct knit_daemon_options {
     const char *data_dir;                  /* resolved, not NULL */
@@ -19,6 +23,9 @@ struct knit_daemon_options {
     size_t listen_count;                   /* 0 = the defaults */
     enum knit_log_level log_level;
     uint32_t keepalive_s;                  /* 0 = the default (25 s) */
+    struct knit_bootstrap_peer bootstrap[KNIT_DAEMON_MAX_BOOTSTRAP];
+    size_t bootstrap_count;                /* distinct peer IDs */
+    enum knit_dht_mode dht_mode;           /* KNIT_DHT_MODE_AUTO unless set */
 };
 
 /* Runs the daemon; returns a process exit code (0 after a clean shutdown). */

@@ -14,15 +14,19 @@
 #define PING_ECHO_TIMEOUT_US 10000000ull
 /* Session set-up may take the node's whole connect timeout (30 s). */
 #define CONNECT_TIMEOUT_US 35000000ull
+/* A DHT lookup gives up by itself after 60 s. */
+#define FIND_TIMEOUT_US 65000000ull
 #define BENCH_CHUNK 65536
 
-enum op_kind { OP_PING = 1, OP_BENCH };
+enum op_kind { OP_PING = 1, OP_BENCH, OP_FIND };
 
 struct op {
     enum op_kind kind;              /* 0 = free slot */
     struct knit_control_client *client;
     struct knit_peer_id peer;
     bool up;
+    bool finding;                   /* waiting for the DHT's answer */
+    uint64_t find_handle;
     bool stream_open;
     uint64_t stream;
     uint64_t started;               /* request arrived */
@@ -165,7 +169,30 @@ static struct op *new_op(struct knit_daemon_ops *ops)
     return NULL;
 }
 
-/* Parses the target and connects; the op starts when the peer is up. */
+/* start_find answered the client itself: the op ends without a reply. */
+#define ANSWERED 1
+
+/* Asks the DHT for op->peer's record; the op goes on at KNIT_EVENT_FOUND. */
+static int start_find(struct knit_daemon_ops *ops, struct op *op,
+                      uint64_t now)
+{
+    int err = knit_node_find(ops->node, &op->peer, now, &op->find_handle);
+    if (err == KNIT_E_NOT_FOUND) {
+        knit_control_send_error(op->client, err,
+                                "the DHT knows no peers yet: start the "
+                                "daemon with --bootstrap, or wait until a "
+                                "bootstrap peer answers");
+        return ANSWERED;
+    }
+    if (err)
+        return err;
+    op->finding = true;
+    op->deadline = now + FIND_TIMEOUT_US;
+    return KNIT_OK;
+}
+
+/* Parses the target and connects; the op starts when the peer is up. A
+ * bare /p2p/<id> is looked up in the DHT first. */
 static int begin(struct knit_daemon_ops *ops, struct op *op,
                  struct knit_control_client *client, const uint8_t *text,
                  size_t text_len)
@@ -175,9 +202,10 @@ static int begin(struct knit_daemon_ops *ops, struct op *op,
     int err = knit_multiaddr_parse(&ma, (const char *)text, text_len);
     if (err)
         return err;
-    if (knit_multiaddr_to_socket(&ma, &addr) != KNIT_OK ||
-        knit_multiaddr_peer(&ma, &op->peer) != KNIT_OK ||
-        knit_multiaddr_is_circuit(&ma))
+    bool bare = ma.count == 1 && ma.c[0].protocol == KNIT_MA_P2P;
+    if (knit_multiaddr_peer(&ma, &op->peer) != KNIT_OK ||
+        knit_multiaddr_is_circuit(&ma) ||
+        (!bare && knit_multiaddr_to_socket(&ma, &addr) != KNIT_OK))
         return KNIT_E_SHAPE;
     if (knit_peer_id_equal(&op->peer, knit_node_peer_id(ops->node)))
         return KNIT_E_INVAL;
@@ -187,10 +215,118 @@ static int begin(struct knit_daemon_ops *ops, struct op *op,
     op->deadline = now + CONNECT_TIMEOUT_US;
     if (knit_node_peer_is_up(ops->node, &op->peer)) {
         start_streams(ops, op, now);
+    } else if (bare) {
+        err = start_find(ops, op, now);
+        if (err)
+            return err;
     } else {
         err = knit_node_connect(ops->node, &op->peer, &addr, now);
         if (err)
             return err;
+    }
+    rearm(ops);
+    knit_uv_driver_rearm(ops->drv);
+    return KNIT_OK;
+}
+
+static void find_answer(struct knit_daemon_ops *ops, struct op *op,
+                        const struct knit_event *ev)
+{
+    uint8_t buf[8192];   /* 16 addresses of at most 256 bytes */
+    char id[KNIT_PEER_ID_TEXT_MAX];
+    knit_peer_id_to_text(&op->peer, id, sizeof id);
+    const struct knit_peer_record *rec = ev->u.found.record;
+    struct knit_msg_writer w;
+    knit_msg_writer_init(&w, buf, sizeof buf);
+    knit_msg_begin(&w, KNIT_CTL_FIND_RESPONSE, 5);
+    knit_msg_put_str(&w, 1, id, strlen(id));
+    knit_msg_put_array_begin(&w, 2, rec->addr_count);
+    for (uint8_t i = 0; i < rec->addr_count; i++) {
+        /* The record's addresses, with the peer appended: dialable text. */
+        struct knit_multiaddr ma = rec->addrs[i];
+        char text[KNIT_MA_TEXT_MAX];
+        if (ma.count < KNIT_MA_MAX_COMPONENTS &&
+            ma.c[ma.count - 1].protocol != KNIT_MA_P2P) {
+            ma.c[ma.count].protocol = KNIT_MA_P2P;
+            ma.c[ma.count].v.peer = op->peer;
+            ma.count++;
+        }
+        if (knit_multiaddr_format(&ma, text, sizeof text) != KNIT_OK)
+            snprintf(text, sizeof text, "?");
+        knit_msg_add_str(&w, text, strlen(text));
+    }
+    knit_msg_array_end(&w);
+    knit_msg_put_uint(&w, 3, ev->u.found.hops);
+    knit_msg_put_uint(&w, 4, ev->u.found.queries);
+    knit_msg_put_uint(&w, 5, ev->u.found.elapsed_us);
+    send_frame(op, &w);
+    finish(ops, op, KNIT_OK, NULL);
+}
+
+/* The DHT answered: report it (find), or dial every direct address in the
+ * record at once (ping, bench); the session takes the first that answers. */
+static void on_found(struct knit_daemon_ops *ops, struct op *op,
+                     const struct knit_event *ev, uint64_t now)
+{
+    op->finding = false;
+    if (ev->u.found.error) {
+        char text[160];
+        snprintf(text, sizeof text, "%s: %s",
+                 ev->u.found.error == KNIT_E_TIMEOUT
+                     ? "the lookup timed out" : "peer not found in the DHT",
+                 knit_strerror(ev->u.found.error));
+        finish(ops, op, ev->u.found.error, text);
+        return;
+    }
+    if (op->kind == OP_FIND) {
+        find_answer(ops, op, ev);
+        return;
+    }
+    const struct knit_peer_record *rec = ev->u.found.record;
+    int dialled = 0;
+    for (uint8_t i = 0; i < rec->addr_count; i++) {
+        struct knit_addr addr;
+        if (knit_multiaddr_is_circuit(&rec->addrs[i]) ||
+            knit_multiaddr_to_socket(&rec->addrs[i], &addr) != KNIT_OK)
+            continue;
+        if (knit_node_connect(ops->node, &op->peer, &addr, now) == KNIT_OK)
+            dialled++;
+    }
+    if (!dialled) {
+        finish(ops, op, KNIT_E_UNSUPPORTED,
+               "the peer's record has no address we can dial");
+        return;
+    }
+    op->deadline = now + CONNECT_TIMEOUT_US;
+}
+
+int knit_daemon_ops_find(struct knit_daemon_ops *ops,
+                         struct knit_control_client *client,
+                         const uint8_t *body, size_t len)
+{
+    struct knit_msg m;
+    int err = knit_msg_decode(body, len, &knit_control_find_request, &m);
+    if (err)
+        return err;
+    size_t tlen;
+    const uint8_t *text = knit_msg_bytes(&m, 1, &tlen);
+    struct op *op = new_op(ops);
+    if (!op)
+        return KNIT_E_TOO_BIG;
+    err = knit_peer_id_from_text(&op->peer, (const char *)text, tlen);
+    if (err == KNIT_OK &&
+        knit_peer_id_equal(&op->peer, knit_node_peer_id(ops->node)))
+        err = KNIT_E_INVAL;
+    uint64_t now = now_us(ops);
+    if (err == KNIT_OK) {
+        op->kind = OP_FIND;
+        op->client = client;
+        op->started = now;
+        err = start_find(ops, op, now);
+    }
+    if (err) {
+        memset(op, 0, sizeof *op);
+        return err == ANSWERED ? KNIT_OK : err;
     }
     rearm(ops);
     knit_uv_driver_rearm(ops->drv);
@@ -219,7 +355,7 @@ static int start_op(struct knit_daemon_ops *ops,
     int err = begin(ops, op, client, text, tlen);
     if (err)
         memset(op, 0, sizeof *op);
-    return err;
+    return err == ANSWERED ? KNIT_OK : err;
 }
 
 int knit_daemon_ops_ping(struct knit_daemon_ops *ops,
@@ -326,13 +462,21 @@ void knit_daemon_ops_on_event(struct knit_daemon_ops *ops,
         if (!op->kind || !knit_peer_id_equal(&op->peer, ev->peer))
             continue;
         switch (ev->type) {
+        case KNIT_EVENT_FOUND:
+            if (op->finding && ev->u.found.handle == op->find_handle)
+                on_found(ops, op, ev, now);
+            break;
         case KNIT_EVENT_PEER_UP:
+            if (op->kind == OP_FIND || op->finding)
+                break;
             if (!op->up) {
                 op->connect_us = now - op->started;
                 start_streams(ops, op, now);
             }
             break;
         case KNIT_EVENT_PEER_DOWN:
+            if (op->kind == OP_FIND || op->finding)
+                break;
             op->stream_open = false;
             finish(ops, op, ev->u.down.error ? ev->u.down.error : KNIT_E_IO,
                    ev->u.down.reason);
@@ -374,6 +518,8 @@ static void on_timer(uv_timer_t *timer)
         if (now >= op->deadline) {
             if (op->kind == OP_PING && op->up)
                 ping_done(ops, op);   /* the echo is overdue: report */
+            else if (op->finding)
+                finish(ops, op, KNIT_E_TIMEOUT, "the DHT lookup timed out");
             else
                 finish(ops, op, KNIT_E_AGAIN,
                        "no session with the peer: it did not answer");

@@ -1,7 +1,8 @@
 /* Operations the daemon runs for its CLI (daemon side: libuv timers):
- * `knit ping` and `knit bench`. Each connects to the peer if needed, opens
+ * `knit find`, `knit ping` and `knit bench`. A bare peer ID is looked up
+ * in the DHT first. Ping and bench connect to the peer if needed, open
  * a stream to the peer's built-in /knit/ping/1 or /knit/bench/1 service,
- * measures, and answers the waiting control client (node/control.h) as it
+ * measure, and answer the waiting control client (node/control.h) as it
  * goes. Owned by node/daemon.c, which feeds it the node's events. */
 #ifndef KNIT_DAEMON_OPS_H
 #define KNIT_DAEMON_OPS_H
@@ -31,6 +32,11 @@ int knit_daemon_ops_ping(struct knit_daemon_ops *ops,
 int knit_daemon_ops_bench(struct knit_daemon_ops *ops,
                           struct knit_control_client *client,
                           const uint8_t *body, size_t len);
+
+/* `knit find`: a DHT lookup of the peer's record. */
+int knit_daemon_ops_find(struct knit_daemon_ops *ops,
+                         struct knit_control_client *client,
+                         const uint8_t *body, size_t len);
 
 void knit_daemon_ops_on_event(struct knit_daemon_ops *ops,
                               const struct knit_event *ev);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "proto/peer_id.h"
+#include "proto/record.h"
 #include "transport/io.h"
 
 enum knit_event_type {
@@ -22,6 +23,7 @@ enum knit_event_type {
     KNIT_EVENT_STREAM_RESET,     /* the peer abandoned the stream */
     KNIT_EVENT_STREAM_CLOSED,    /* finished both ways; the id is gone */
     KNIT_EVENT_PATH_CHANGED,     /* traffic to peer moved to a new path */
+    KNIT_EVENT_FOUND,            /* a knit_node_find ended: u.found */
 };
 
 enum knit_log_level {
@@ -34,7 +36,7 @@ enum knit_log_level {
 struct knit_event {
     enum knit_event_type type;
     uint64_t now;
-    const struct knit_peer_id *peer;     /* all but LOG */
+    const struct knit_peer_id *peer;     /* all but LOG; FOUND: the target */
     uint64_t stream_id;                  /* STREAM_* */
     union {
         struct {
@@ -51,6 +53,14 @@ struct knit_event {
         struct {
             uint64_t code;
         } reset;
+        struct {
+            uint64_t handle;
+            int error;                   /* 0, KNIT_E_NOT_FOUND, _TIMEOUT */
+            const struct knit_peer_record *record;   /* when found */
+            uint16_t hops;
+            uint32_t queries;
+            uint64_t elapsed_us;
+        } found;
     } u;
 };
 

@@ -154,6 +154,7 @@ static void reap_sessions(struct knit_node *node)
             continue;
         }
         node_services_forget(node, s);
+        node_dht_session_down(node, s);
         node->sessions[i] = node->sessions[--node->session_count];
         knit_session_free(s);
     }
@@ -263,6 +264,7 @@ int knit_node_receive(struct knit_node *node, uint64_t now, int sock,
                       const struct knit_addr *from, const uint8_t *pkt,
                       size_t len)
 {
+    node->now = now;
     node->stats.packets_received++;
     node->stats.bytes_received += len;
     int err;
@@ -300,7 +302,7 @@ int knit_node_receive(struct knit_node *node, uint64_t now, int sock,
 
 uint64_t knit_node_next_deadline(const struct knit_node *node)
 {
-    uint64_t next = KNIT_NO_DEADLINE;
+    uint64_t next = node_dht_deadline(node);
     for (size_t i = 0; i < node->session_count; i++) {
         uint64_t t = knit_session_next_deadline(node->sessions[i]);
         if (t < next)
@@ -311,6 +313,7 @@ uint64_t knit_node_next_deadline(const struct knit_node *node)
 
 void knit_node_timeout(struct knit_node *node, uint64_t now)
 {
+    node->now = now;
     /* A session's callbacks may add sessions; walk a stable count. */
     size_t count = node->session_count;
     for (size_t i = 0; i < count && i < node->session_count; i++) {
@@ -318,27 +321,37 @@ void knit_node_timeout(struct knit_node *node, uint64_t now)
         if (knit_session_next_deadline(s) <= now)
             knit_session_on_timeout(s, now);
     }
+    node->in_event++;   /* the DHT may dial: keep the table still */
+    node_dht_timeout(node, now);
+    node->in_event--;
     reap_sessions(node);
 }
 
 /* ---- lifetime ----------------------------------------------------------------- */
 
-static void build_hello(struct knit_node *node,
-                        const struct knit_node_config *cfg)
+/* Peers learn from the hello what we serve: the DHT protocol only in
+ * server mode, which is how clients stay out of routing tables. */
+void node_build_hello(struct knit_node *node)
 {
     struct knit_hello *h = &node->hello;
     memset(h, 0, sizeof *h);
     h->peer = node->identity.id;
     snprintf(h->agent, sizeof h->agent, "knit/%s", KNIT_VERSION);
-    const char *builtin[] = {KNIT_PROTOCOL_PING, KNIT_PROTOCOL_BENCH};
-    for (size_t i = 0; i < 2; i++)
+    const char *builtin[] = {KNIT_PROTOCOL_PING, KNIT_PROTOCOL_BENCH,
+                             KNIT_DHT_PROTOCOL};
+    size_t builtins = node->dht && knit_dht_is_serving(node->dht) ? 3 : 2;
+    for (size_t i = 0; i < builtins; i++)
         snprintf(h->protocols[h->protocol_count++], sizeof h->protocols[0],
                  "%s", builtin[i]);
-    for (size_t i = 0; cfg->protocols && cfg->protocols[i] &&
+    for (size_t i = 0; node->served && node->served[i] &&
                        h->protocol_count < KNIT_HELLO_MAX_PROTOCOLS;
          i++)
         snprintf(h->protocols[h->protocol_count++], sizeof h->protocols[0],
-                 "%s", cfg->protocols[i]);
+                 "%s", node->served[i]);
+    if (node->record_len) {
+        h->record = node->record;
+        h->record_len = node->record_len;
+    }
     h->max_data = node->session_cfg.conn.max_data;
     h->stream_window = node->session_cfg.conn.stream_window;
     h->max_streams = node->session_cfg.conn.max_streams;
@@ -358,7 +371,7 @@ int knit_node_new(struct knit_node **out, const struct knit_node_config *cfg,
             n > KNIT_CONN_PROTOCOL_MAX)
             return KNIT_E_INVAL;
     }
-    if (served + 2 > KNIT_HELLO_MAX_PROTOCOLS)
+    if (served + 3 > KNIT_HELLO_MAX_PROTOCOLS)
         return KNIT_E_TOO_BIG;
     struct knit_node *node = calloc(1, sizeof *node);
     if (!node)
@@ -378,10 +391,16 @@ int knit_node_new(struct knit_node **out, const struct knit_node_config *cfg,
                                                : 256ull << 20;
     node->load_window_start = now;
     node->served = cfg->protocols;
-    build_hello(node, cfg);
+    node->now = now;
     knit_index_table_init(&node->indices);
     knit_cookie_checker_init(&node->cookie_checker, node->identity.x_public);
     io->random(io->ctx, node->ratelimit_key, sizeof node->ratelimit_key);
+    int err = node_dht_init(node, cfg, now);
+    if (err) {
+        knit_node_free(node);
+        return err;
+    }
+    node_build_hello(node);
     *out = node;
     return KNIT_OK;
 }
@@ -394,6 +413,7 @@ void knit_node_free(struct knit_node *node)
         knit_session_free(node->sessions[i]);
     free(node->sessions);
     node_services_free(node);
+    node_dht_free(node);
     knit_index_table_free(&node->indices);
     free(node->ratelimit);
     knit_identity_wipe(&node->identity);
@@ -434,8 +454,8 @@ static int socket_for(const struct knit_node *node, const struct knit_addr *a)
     return -1;
 }
 
-int knit_node_connect(struct knit_node *node, const struct knit_peer_id *peer,
-                      const struct knit_addr *addr, uint64_t now)
+int node_dial(struct knit_node *node, const struct knit_peer_id *peer,
+              const struct knit_addr *addr, uint64_t now, bool wanted)
 {
     if (knit_peer_id_equal(peer, &node->identity.id))
         return KNIT_E_INVAL;
@@ -445,9 +465,18 @@ int knit_node_connect(struct knit_node *node, const struct knit_peer_id *peer,
     struct knit_session *s = node_find_session(node, peer);
     int err = s ? KNIT_OK : new_session(node, peer, now, &s);
     if (err == KNIT_OK) {
-        knit_session_set_wanted(s, true);
+        if (wanted)
+            knit_session_set_wanted(s, true);
         err = knit_session_connect(s, sock, addr, now);
     }
+    return err;
+}
+
+int knit_node_connect(struct knit_node *node, const struct knit_peer_id *peer,
+                      const struct knit_addr *addr, uint64_t now)
+{
+    node->now = now;
+    int err = node_dial(node, peer, addr, now, true);
     reap_sessions(node);
     return err;
 }
@@ -455,6 +484,7 @@ int knit_node_connect(struct knit_node *node, const struct knit_peer_id *peer,
 int knit_node_disconnect(struct knit_node *node,
                          const struct knit_peer_id *peer, uint64_t now)
 {
+    node->now = now;
     struct knit_session *s = node_find_session(node, peer);
     if (!s)
         return KNIT_E_NOT_FOUND;
@@ -479,4 +509,23 @@ int knit_node_peer_stats(const struct knit_node *node,
         return KNIT_E_NOT_FOUND;
     knit_session_get_stats(s, out);
     return KNIT_OK;
+}
+
+size_t knit_node_peers(const struct knit_node *node,
+                       struct knit_node_peer *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < node->session_count && n < cap; i++) {
+        const struct knit_session *s = node->sessions[i];
+        if (knit_session_is_dead(s) || !knit_session_is_up(s))
+            continue;
+        struct knit_session_stats st;
+        knit_session_get_stats(s, &st);
+        out[n].id = *knit_session_peer(s);
+        out[n].addr = st.path;
+        out[n].srtt_us = st.conn.packets_received ? st.conn.srtt_us : 0;
+        out[n].dht_server = knit_session_peer_serves(s, KNIT_DHT_PROTOCOL);
+        n++;
+    }
+    return n;
 }

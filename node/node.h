@@ -9,15 +9,18 @@
  * there is no global state.
  *
  * The node keeps one secure session (proto/session.h) per peer and serves
- * two protocols itself: /knit/ping/1 (echo) and /knit/bench/1 (a sink that
- * answers with the byte count). Streams of the protocols the embedder
- * registered reach it as events; any other stream is refused. */
+ * protocols itself: /knit/ping/1 (echo), /knit/bench/1 (a sink that
+ * answers with the byte count) and, in DHT server mode, /knit/dht/1
+ * (dht/dht.h, carried by node/node_dht.c). Streams of the protocols the
+ * embedder registered reach it as events; any other stream is refused. */
 #ifndef KNIT_NODE_H
 #define KNIT_NODE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dht/dht.h"
+#include "node/bootstrap_list.h"
 #include "proto/identity.h"
 #include "proto/session.h"
 #include "transport/io.h"
@@ -46,6 +49,11 @@ struct knit_node_config {
      * less than KNIT_NODE_MIN_WINDOW, so the total stays below budget +
      * max_sessions * KNIT_NODE_MIN_WINDOW whatever the peers do. */
     uint64_t receive_budget;
+    /* DHT server or client (KNIT_DHT_MODE_AUTO: a server once
+     * knit_node_set_addresses gave it a global address). */
+    enum knit_dht_mode dht_mode;
+    /* NULL: the DHT's defaults. */
+    const struct knit_dht_config *dht;
 };
 
 struct knit_node_stats {
@@ -119,5 +127,54 @@ int knit_node_stream_read(struct knit_node *node,
 int knit_node_stream_reset(struct knit_node *node,
                            const struct knit_peer_id *peer, uint64_t stream_id,
                            uint64_t code, uint64_t now);
+
+/* ---- addresses, the DHT, peers by ID ----------------------------------------- */
+
+/* The addresses others can reach us at (no /p2p): signs a fresh peer record
+ * (sequence number above every earlier one, also across restarts: it is
+ * the wall-clock time in µs), carries it in new handshakes and publishes it
+ * in the DHT. In auto mode, decides whether we serve the DHT. At most
+ * KNIT_RECORD_MAX_ADDRS. */
+int knit_node_set_addresses(struct knit_node *node,
+                            const struct knit_addr *addrs, size_t n,
+                            uint64_t now);
+/* Our signed record (NULL, 0 before knit_node_set_addresses). */
+const uint8_t *knit_node_record(const struct knit_node *node, size_t *len);
+/* Joins the DHT through these peers: dials them, looks up our own key
+ * through the first that serves, and dials them again (with backoff, from
+ * 5 s to 5 min) whenever the routing table is empty. */
+int knit_node_bootstrap(struct knit_node *node,
+                        const struct knit_bootstrap_peer *peers, size_t n,
+                        uint64_t now);
+/* Looks up peer's signed record in the DHT; KNIT_EVENT_FOUND follows with
+ * the same handle. KNIT_E_NOT_FOUND at once when we know no DHT server. */
+int knit_node_find(struct knit_node *node, const struct knit_peer_id *peer,
+                   uint64_t now, uint64_t *handle);
+bool knit_node_dht_serving(const struct knit_node *node);
+/* The DHT engine, to read its table, store and statistics. */
+const struct knit_dht *knit_node_dht(const struct knit_node *node);
+
+/* The routing table and the record store as bytes for the daemon's
+ * dht.state file (dht/state.h), and back: restored peers are unverified
+ * (one failed request removes them) and restored records are checked
+ * again. A damaged file stops the read at the damage with its error; what
+ * came before it is kept. knit_node_bootstrap then starts from them. */
+struct knit_dht_state_writer;
+int knit_node_save_dht(const struct knit_node *node, uint64_t now,
+                       struct knit_dht_state_writer *w);
+int knit_node_restore_dht(struct knit_node *node, const uint8_t *state,
+                          size_t len, uint64_t now, size_t *peers,
+                          size_t *records);
+
+struct knit_node_peer {
+    struct knit_peer_id id;
+    struct knit_addr addr;        /* the active path */
+    uint64_t srtt_us;             /* 0: not measured yet */
+    bool dht_server;              /* its hello lists /knit/dht/1 */
+};
+/* The peers with a session up, at most cap of them; returns how many were
+ * written. */
+size_t knit_node_peers(const struct knit_node *node,
+                       struct knit_node_peer *out, size_t cap);
 
 #endif

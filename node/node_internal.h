@@ -11,6 +11,13 @@
 
 /* Streams of the built-in services in progress, across all sessions. */
 #define NODE_MAX_SERVICE_STREAMS 64
+/* DHT streams (requests we sent and requests we answer) at once, and per
+ * session the requests a peer may have us answer at once. */
+#define NODE_MAX_DHT_STREAMS 256
+#define NODE_MAX_DHT_STREAMS_PER_PEER 16
+/* DHT requests waiting for their session to come up. */
+#define NODE_MAX_DHT_QUEUED 256
+#define NODE_MAX_BOOTSTRAP 64
 
 struct node_socket {
     int handle;
@@ -22,6 +29,27 @@ struct service_stream {
     uint64_t stream_id;
     bool bench;                     /* else ping */
     uint64_t count;                 /* bench: bytes received */
+};
+
+struct dht_stream {
+    struct knit_session *session;   /* NULL = free slot */
+    uint64_t stream_id;
+    bool outgoing;                  /* a request of ours, else the peer's */
+    bool done;                      /* the one message in has been handled */
+    bool busy;                      /* being read: do not release */
+    bool closed;                    /* CLOSED or RESET came while busy */
+    uint64_t request_id;            /* outgoing */
+    uint8_t *in;                    /* the message being read */
+    size_t in_len;
+    uint8_t *out;                   /* what is left to write, then FIN */
+    size_t out_len, out_off;
+};
+
+struct dht_queued {
+    struct knit_peer_id peer;
+    uint64_t request_id;
+    uint8_t *frame;
+    size_t len;
 };
 
 struct knit_node {
@@ -47,6 +75,24 @@ struct knit_node {
     struct service_stream services[NODE_MAX_SERVICE_STREAMS];
     struct knit_node_stats stats;
     uint32_t in_event;              /* depth of session events under way */
+    uint64_t now;                   /* of the call under way */
+
+    /* our signed record (node/node_dht.c) */
+    uint8_t record[KNIT_RECORD_MAX_BYTES];
+    size_t record_len;
+    uint64_t record_seq;
+    struct knit_addr record_addrs[KNIT_RECORD_MAX_ADDRS];
+    size_t record_addr_count;
+    uint64_t resign_at;              /* sign afresh (issue time) */
+    /* the DHT and what carries it (node/node_dht.c) */
+    enum knit_dht_mode dht_mode;
+    struct knit_dht *dht;
+    struct dht_stream *dht_streams;  /* NODE_MAX_DHT_STREAMS, lazily */
+    struct dht_queued *dht_queue;    /* NODE_MAX_DHT_QUEUED, lazily */
+    size_t dht_queued;
+    struct knit_bootstrap_peer *bootstrap;   /* bootstrap_count of them */
+    size_t bootstrap_count;
+    uint64_t bootstrap_at, bootstrap_backoff;
 };
 
 void node_log(struct knit_node *node, uint64_t now, enum knit_log_level level,
@@ -67,5 +113,24 @@ bool node_services_event(struct knit_node *node, struct knit_session *s,
                          const struct knit_session_event *sev);
 void node_services_forget(struct knit_node *node, struct knit_session *s);
 void node_services_free(struct knit_node *node);
+
+/* node.c: the hello's protocol list (after the DHT mode changed) */
+void node_build_hello(struct knit_node *node);
+/* Dials peer at addr without marking the session wanted (node_dht.c). */
+int node_dial(struct knit_node *node, const struct knit_peer_id *peer,
+              const struct knit_addr *addr, uint64_t now, bool wanted);
+
+/* node_dht.c */
+int node_dht_init(struct knit_node *node, const struct knit_node_config *cfg,
+                  uint64_t now);
+void node_dht_free(struct knit_node *node);
+bool node_dht_open(struct knit_node *node, struct knit_session *s,
+                   uint64_t stream_id, const char *protocol);
+bool node_dht_event(struct knit_node *node, struct knit_session *s,
+                    const struct knit_session_event *sev);
+void node_dht_session_up(struct knit_node *node, struct knit_session *s);
+void node_dht_session_down(struct knit_node *node, struct knit_session *s);
+uint64_t node_dht_deadline(const struct knit_node *node);
+void node_dht_timeout(struct knit_node *node, uint64_t now);
 
 #endif

@@ -23,16 +23,19 @@ void node_on_session_event(struct knit_node *node, struct knit_session *s,
     };
     switch (sev->type) {
     case KNIT_SESSION_UP:
+        node_dht_session_up(node, s);
         ev.type = KNIT_EVENT_PEER_UP;
         break;
     case KNIT_SESSION_DOWN:
         node_services_forget(node, s);
+        node_dht_session_down(node, s);
         ev.type = KNIT_EVENT_PEER_DOWN;
         ev.u.down.error = sev->error;
         ev.u.down.reason = sev->reason;
         break;
     case KNIT_SESSION_STREAM_OPENED:
-        if (node_services_open(node, s, sev->stream_id, sev->protocol))
+        if (node_services_open(node, s, sev->stream_id, sev->protocol) ||
+            node_dht_open(node, s, sev->stream_id, sev->protocol))
             return;
         if (!served_by_embedder(node, sev->protocol)) {
             knit_conn_stream_reset(knit_session_conn(s), sev->stream_id,
@@ -46,7 +49,7 @@ void node_on_session_event(struct knit_node *node, struct knit_session *s,
     case KNIT_SESSION_STREAM_WRITABLE:
     case KNIT_SESSION_STREAM_RESET:
     case KNIT_SESSION_STREAM_CLOSED:
-        if (node_services_event(node, s, sev))
+        if (node_services_event(node, s, sev) || node_dht_event(node, s, sev))
             return;
         ev.type = sev->type == KNIT_SESSION_STREAM_READABLE
                       ? KNIT_EVENT_STREAM_READABLE
@@ -80,6 +83,7 @@ int knit_node_open_stream(struct knit_node *node,
                           uint64_t *stream_id)
 {
     struct knit_session *s;
+    node->now = now;
     struct knit_conn *c = conn_of(node, peer, &s);
     if (!c)
         return KNIT_E_NOT_FOUND;
@@ -95,6 +99,7 @@ int knit_node_stream_write(struct knit_node *node,
                            size_t *accepted)
 {
     struct knit_session *s;
+    node->now = now;
     struct knit_conn *c = conn_of(node, peer, &s);
     *accepted = 0;
     if (!c)
@@ -110,6 +115,7 @@ int knit_node_stream_finish(struct knit_node *node,
                             uint64_t stream_id, uint64_t now)
 {
     struct knit_session *s;
+    node->now = now;
     struct knit_conn *c = conn_of(node, peer, &s);
     if (!c)
         return KNIT_E_NOT_FOUND;
@@ -125,6 +131,7 @@ int knit_node_stream_read(struct knit_node *node,
                           uint64_t now)
 {
     struct knit_session *s;
+    node->now = now;
     struct knit_conn *c = conn_of(node, peer, &s);
     *n = 0;
     *fin = false;
@@ -142,6 +149,7 @@ int knit_node_stream_reset(struct knit_node *node,
                            uint64_t code, uint64_t now)
 {
     struct knit_session *s;
+    node->now = now;
     struct knit_conn *c = conn_of(node, peer, &s);
     if (!c)
         return KNIT_E_NOT_FOUND;

@@ -98,11 +98,15 @@ int knit_sim_host_new(struct knit_sim_host **out, struct knit_sim_engine *e,
         .session = cfg->session,
         .handshake_load_threshold = cfg->handshake_load_threshold,
         .receive_budget = cfg->receive_budget,
+        .dht_mode = cfg->dht_mode,
+        .dht = cfg->dht,
     };
     err = knit_node_new(&h->node, &ncfg, &io, now);
     knit_identity_wipe(&ident);
     if (err == KNIT_OK)
         err = knit_node_add_socket(h->node, 0, &cfg->addr);
+    if (err == KNIT_OK && cfg->advertise)
+        err = knit_node_set_addresses(h->node, &cfg->addr, 1, now);
     if (err) {
         knit_node_free(h->node);
         free(h);

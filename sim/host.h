@@ -35,6 +35,12 @@ struct knit_sim_host_config {
     const struct knit_session_config *session;   /* NULL = defaults */
     uint32_t handshake_load_threshold;  /* 0 = the node's default */
     uint64_t receive_budget;            /* 0 = the node's default */
+    /* DHT mode and settings (NULL: defaults). Unless advertise is set the
+     * node has no record, so auto mode stays a client. */
+    enum knit_dht_mode dht_mode;
+    const struct knit_dht_config *dht;
+    /* Sign a record with addr and publish it (knit_node_set_addresses). */
+    bool advertise;
     knit_sim_send_fn send;
     knit_sim_event_fn event;
     void *ctx;

@@ -1,0 +1,98 @@
+/* Shared internals of dht/dht.c (requests, the server side, timers) and
+ * dht/dht_lookups.c (lookups, publishing, refresh). */
+#ifndef KNIT_DHT_INTERNAL_H
+#define KNIT_DHT_INTERNAL_H
+
+#include "dht/dht.h"
+
+/* Buckets deeper than this are never refreshed on a schedule: reaching
+ * them would take 2^64 peers; our own lookups cover the deep end. */
+#define DHT_REFRESH_BUCKETS 64
+
+enum lookup_purpose {
+    PURPOSE_FIND = 1,     /* a peer's record, for the embedder */
+    PURPOSE_PUBLISH,      /* our own key; then PUT our record at the closest */
+    PURPOSE_REFRESH,      /* a random key in a bucket */
+};
+
+enum request_purpose {
+    REQ_LOOKUP = 1,
+    REQ_CHECK,            /* liveness check of a table entry */
+    REQ_PUT,
+};
+
+struct dht_lookup {
+    uint8_t purpose;
+    bool kick;                         /* to be pumped at the next timeout */
+    uint64_t handle;
+    struct knit_peer_id target;        /* PURPOSE_FIND */
+    struct knit_dht_lookup l;
+    /* the newest verified record seen (PURPOSE_FIND) */
+    size_t record_len;
+    uint8_t record[KNIT_RECORD_MAX_BYTES];
+    uint64_t record_seq;
+    uint16_t record_hop;
+};
+
+struct dht_request {
+    uint64_t id;                       /* 0 = free slot */
+    uint8_t purpose;                   /* enum request_purpose */
+    uint8_t expect;                    /* the answer's message type */
+    struct knit_peer_id peer;
+    struct dht_lookup *lookup;         /* REQ_LOOKUP */
+    uint64_t deadline;
+};
+
+struct knit_dht {
+    struct knit_dht_config cfg;
+    struct knit_dht_env env;
+    struct knit_peer_id self;
+    struct knit_dht_key self_key;
+    struct knit_dht_table table;
+    struct knit_dht_store store;
+    bool serving;
+    bool joined;                       /* a self-lookup ran since the table
+                                          was last empty */
+    struct dht_lookup **lookups;       /* cfg.max_lookups slots */
+    struct dht_request *requests;      /* grows up to cfg.max_requests */
+    uint32_t request_cap;
+    uint64_t next_id;
+    uint64_t next_handle;
+    uint8_t own_record[KNIT_RECORD_MAX_BYTES];
+    size_t own_record_len;
+    uint64_t publish_at;               /* KNIT_NO_DEADLINE: not due */
+    uint64_t refresh_at;
+    uint64_t bucket_looked[DHT_REFRESH_BUCKETS];   /* last lookup into it */
+    struct knit_dht_stats stats;
+};
+
+void dht_log(struct knit_dht *dht, uint64_t now, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Sends msg to peer; registers the request. 0 or a failure now. */
+int dht_send(struct knit_dht *dht, const struct knit_peer_id *peer,
+             const struct knit_addr *addr, struct knit_dht_msg *msg,
+             uint8_t purpose, struct dht_lookup *lookup, uint64_t now);
+/* A request failed (timeout, refusal, broken stream): tell the table. */
+void dht_peer_failed(struct knit_dht *dht, const struct knit_peer_id *peer);
+
+/* dht_lookups.c */
+int dht_lookup_start(struct knit_dht *dht, uint8_t purpose,
+                     const struct knit_dht_key *target,
+                     const struct knit_peer_id *target_peer, uint64_t now,
+                     struct dht_lookup **out);
+void dht_lookup_answer(struct knit_dht *dht, struct dht_lookup *lk,
+                       const struct knit_peer_id *peer,
+                       const struct knit_dht_msg *msg, uint64_t now);
+void dht_lookup_peer_failed(struct knit_dht *dht, struct dht_lookup *lk,
+                            const struct knit_peer_id *peer, uint64_t now);
+/* Sends what the lookup wants sent and ends it if it is over. */
+void dht_lookup_pump(struct knit_dht *dht, struct dht_lookup *lk,
+                     uint64_t now);
+void dht_lookups_timeout(struct knit_dht *dht, uint64_t now);
+uint64_t dht_lookups_deadline(const struct knit_dht *dht);
+void dht_lookups_free(struct knit_dht *dht);
+/* Our own key's lookup, publishing our record when it ends. */
+int dht_publish(struct knit_dht *dht, uint64_t now);
+void dht_refresh(struct knit_dht *dht, uint64_t now);
+
+#endif

@@ -1,0 +1,311 @@
+/* Lookups as the engine runs them: finding a peer's record for the
+ * embedder, publishing our own record at the k peers closest to our key,
+ * and refreshing buckets. Each lookup is a dht/lookup.h state machine; this
+ * file sends what it asks for and acts on how it ends. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dht/dht_internal.h"
+#include "transport/error.h"
+
+#define SECOND 1000000ull
+
+static struct dht_lookup **free_slot(struct knit_dht *dht)
+{
+    for (uint32_t i = 0; i < dht->cfg.max_lookups; i++)
+        if (!dht->lookups[i])
+            return &dht->lookups[i];
+    return NULL;
+}
+
+static void note_bucket(struct knit_dht *dht, const struct knit_dht_key *target,
+                        uint64_t now)
+{
+    unsigned b = knit_dht_key_common_prefix(&dht->self_key, target);
+    if (b < DHT_REFRESH_BUCKETS)
+        dht->bucket_looked[b] = now;
+}
+
+int dht_lookup_start(struct knit_dht *dht, uint8_t purpose,
+                     const struct knit_dht_key *target,
+                     const struct knit_peer_id *target_peer, uint64_t now,
+                     struct dht_lookup **out)
+{
+    struct dht_lookup **slot = free_slot(dht);
+    if (!slot)
+        return KNIT_E_LIMIT;
+    struct dht_lookup *lk = calloc(1, sizeof *lk);
+    if (!lk)
+        return KNIT_E_NOMEM;
+    lk->purpose = purpose;
+    lk->handle = dht->next_handle++;
+    if (target_peer)
+        lk->target = *target_peer;
+    struct knit_dht_lookup_config cfg = dht->cfg.lookup;
+    /* The engine times requests out itself (one clock for the table and
+     * the lookup); publishing waits for the k closest, not just beta, so
+     * the record lands on all of them. */
+    cfg.request_timeout_us = UINT64_MAX / 4;
+    if (purpose == PURPOSE_PUBLISH)
+        cfg.beta = dht->table.cfg.k;
+    knit_dht_lookup_init(&lk->l, target, &dht->self, &cfg, now);
+    struct knit_dht_entry seeds[KNIT_DHT_K];
+    size_t n = knit_dht_table_closest(&dht->table, target, seeds, KNIT_DHT_K);
+    for (size_t i = 0; i < n; i++) {
+        struct knit_dht_peer_info p = {.id = seeds[i].id, .addr_count = 1};
+        p.addrs[0] = seeds[i].addr;
+        knit_dht_lookup_add(&lk->l, &p, 1);
+    }
+    *slot = lk;
+    note_bucket(dht, target, now);
+    dht->stats.lookups_started++;
+    if (out)
+        *out = lk;
+    return KNIT_OK;
+}
+
+static void release(struct knit_dht *dht, struct dht_lookup *lk)
+{
+    for (uint32_t i = 0; i < dht->request_cap; i++)
+        if (dht->requests[i].id && dht->requests[i].lookup == lk)
+            dht->requests[i].lookup = NULL, dht->requests[i].purpose = 0;
+    for (uint32_t i = 0; i < dht->cfg.max_lookups; i++)
+        if (dht->lookups[i] == lk)
+            dht->lookups[i] = NULL;
+    free(lk);
+}
+
+/* PUT our record at the closest peers that answered. */
+static void put_record(struct knit_dht *dht, struct dht_lookup *lk,
+                       uint64_t now)
+{
+    const struct knit_dht_candidate *closest[KNIT_DHT_K];
+    size_t n = knit_dht_lookup_closest(&lk->l, closest, dht->table.cfg.k);
+    for (size_t i = 0; i < n; i++) {
+        struct knit_dht_msg put = {
+            .type = KNIT_DHT_PUT_RECORD, .record = dht->own_record,
+            .record_len = dht->own_record_len,
+        };
+        const struct knit_dht_peer_info *p = &closest[i]->peer;
+        if (dht_send(dht, &p->id, &p->addrs[0], &put, REQ_PUT, NULL, now))
+            break;   /* out of request slots; the next republish tries */
+    }
+    dht_log(dht, now, "dht: published our record at %zu peers", n);
+}
+
+static void finish(struct knit_dht *dht, struct dht_lookup *lk,
+                   enum knit_dht_lookup_status status, uint64_t now)
+{
+    if (lk->purpose == PURPOSE_PUBLISH) {
+        if (dht->own_record_len)
+            put_record(dht, lk, now);
+        dht->publish_at = now + dht->cfg.republish_interval_us;
+        release(dht, lk);
+        return;
+    }
+    if (lk->purpose != PURPOSE_FIND) {
+        release(dht, lk);
+        return;
+    }
+    struct knit_dht_result r = {
+        .handle = lk->handle, .target = lk->target,
+        .queries = lk->l.queries, .elapsed_us = now - lk->l.started,
+    };
+    struct knit_peer_record rec;
+    if (lk->record_len &&
+        knit_record_verify(&rec, lk->record, lk->record_len) == KNIT_OK) {
+        dht->stats.lookups_found++;
+        r.record = &rec;
+        r.envelope = lk->record;
+        r.envelope_len = lk->record_len;
+        r.hops = lk->record_hop;
+    } else {
+        r.error = status == KNIT_DHT_LOOKUP_TIMED_OUT ? KNIT_E_TIMEOUT
+                                                      : KNIT_E_NOT_FOUND;
+        r.hops = knit_dht_lookup_hops(&lk->l);
+    }
+    /* Out of the table first: the callback may start another lookup. The
+     * record bytes must outlive the call, so the slot is freed after. */
+    for (uint32_t i = 0; i < dht->cfg.max_lookups; i++)
+        if (dht->lookups[i] == lk)
+            dht->lookups[i] = NULL;
+    for (uint32_t i = 0; i < dht->request_cap; i++)
+        if (dht->requests[i].id && dht->requests[i].lookup == lk)
+            dht->requests[i].lookup = NULL, dht->requests[i].purpose = 0;
+    if (dht->env.found)
+        dht->env.found(dht->env.ctx, &r);
+    free(lk);
+}
+
+void dht_lookup_pump(struct knit_dht *dht, struct dht_lookup *lk,
+                     uint64_t now)
+{
+    const struct knit_dht_candidate *c;
+    while ((c = knit_dht_lookup_next(&lk->l, now)) != NULL) {
+        struct knit_dht_msg req = {
+            .type = lk->purpose == PURPOSE_FIND ? KNIT_DHT_GET_RECORD
+                                                : KNIT_DHT_FIND_NODE,
+            .key = lk->l.target,
+        };
+        struct knit_peer_id peer = c->peer.id;
+        struct knit_addr addr = c->peer.addrs[0];
+        int err = dht_send(dht, &peer, &addr, &req, REQ_LOOKUP, lk, now);
+        if (err) {
+            /* A request that could not even leave (our own limits, no
+             * socket of the family) says nothing of the peer. */
+            dht_log(dht, now, "dht: cannot send to a lookup candidate: %s",
+                    knit_strerror(err));
+            knit_dht_lookup_failed(&lk->l, &peer, now);
+        }
+    }
+    enum knit_dht_lookup_status st =
+        knit_dht_lookup_update(&lk->l, now, NULL, 0, NULL);
+    if (st != KNIT_DHT_LOOKUP_RUNNING)
+        finish(dht, lk, st, now);
+}
+
+/* Keeps the newest verified record of the target. */
+static void take_record(struct dht_lookup *lk, const struct knit_dht_msg *msg,
+                        uint16_t hop)
+{
+    struct knit_peer_record rec;
+    if (!msg->record_len || msg->record_len > sizeof lk->record ||
+        knit_record_verify(&rec, msg->record, msg->record_len) != KNIT_OK ||
+        !knit_peer_id_equal(&rec.peer, &lk->target))
+        return;
+    if (lk->record_len && rec.seq <= lk->record_seq)
+        return;
+    memcpy(lk->record, msg->record, msg->record_len);
+    lk->record_len = msg->record_len;
+    lk->record_seq = rec.seq;
+    lk->record_hop = hop;
+}
+
+void dht_lookup_answer(struct knit_dht *dht, struct dht_lookup *lk,
+                       const struct knit_peer_id *peer,
+                       const struct knit_dht_msg *msg, uint64_t now)
+{
+    if (!lk)
+        return;   /* the lookup ended while this was on its way */
+    const struct knit_dht_candidate *c = knit_dht_lookup_find(&lk->l, peer);
+    uint16_t hop = c ? c->hop : 1;
+    knit_dht_lookup_answered(&lk->l, peer, msg->peers, msg->peer_count, now);
+    if (lk->purpose == PURPOSE_FIND) {
+        take_record(lk, msg, hop);
+        /* A record is what we came for: Kademlia's FIND_VALUE stops at
+         * the first one. */
+        if (lk->record_len)
+            knit_dht_lookup_finish(&lk->l);
+    }
+    dht_lookup_pump(dht, lk, now);
+}
+
+void dht_lookup_peer_failed(struct knit_dht *dht, struct dht_lookup *lk,
+                            const struct knit_peer_id *peer, uint64_t now)
+{
+    if (!lk)
+        return;
+    knit_dht_lookup_failed(&lk->l, peer, now);
+    dht_lookup_pump(dht, lk, now);
+}
+
+void dht_lookups_timeout(struct knit_dht *dht, uint64_t now)
+{
+    for (uint32_t i = 0; i < dht->cfg.max_lookups; i++) {
+        struct dht_lookup *lk = dht->lookups[i];
+        if (lk && (lk->kick || knit_dht_lookup_deadline(&lk->l) <= now)) {
+            lk->kick = false;
+            dht_lookup_pump(dht, lk, now);
+        }
+    }
+}
+
+uint64_t dht_lookups_deadline(const struct knit_dht *dht)
+{
+    uint64_t next = KNIT_NO_DEADLINE;
+    for (uint32_t i = 0; i < dht->cfg.max_lookups; i++) {
+        const struct dht_lookup *lk = dht->lookups[i];
+        if (lk) {
+            uint64_t t = lk->kick ? 0 : knit_dht_lookup_deadline(&lk->l);
+            if (t < next)
+                next = t;
+        }
+    }
+    return next;
+}
+
+void dht_lookups_free(struct knit_dht *dht)
+{
+    for (uint32_t i = 0; i < dht->cfg.max_lookups; i++) {
+        free(dht->lookups[i]);
+        dht->lookups[i] = NULL;
+    }
+}
+
+int dht_publish(struct knit_dht *dht, uint64_t now)
+{
+    /* One publishing lookup at a time is plenty. */
+    for (uint32_t i = 0; i < dht->cfg.max_lookups; i++)
+        if (dht->lookups[i] && dht->lookups[i]->purpose == PURPOSE_PUBLISH)
+            return KNIT_OK;
+    struct dht_lookup *lk;
+    int err = dht_lookup_start(dht, PURPOSE_PUBLISH, &dht->self_key, NULL,
+                               now, &lk);
+    if (err == KNIT_OK)
+        dht_lookup_pump(dht, lk, now);
+    return err;
+}
+
+/* Buckets from the farthest to one past the deepest filled one that no
+ * lookup has looked into for a refresh interval get a lookup of a random
+ * key inside them, a few at a time. */
+void dht_refresh(struct knit_dht *dht, uint64_t now)
+{
+    int deepest = knit_dht_table_deepest_bucket(&dht->table);
+    if (deepest < 0)
+        return;
+    int started = 0;
+    for (int b = 0; b <= deepest + 1 && b < DHT_REFRESH_BUCKETS; b++) {
+        if (now - dht->bucket_looked[b] < dht->cfg.refresh_interval_us &&
+            dht->bucket_looked[b] != 0)
+            continue;
+        if (started == 4) {
+            /* The rest soon, a few lookups at a time. */
+            dht->refresh_at = now + dht->cfg.lookup.request_timeout_us;
+            break;
+        }
+        uint8_t random[KNIT_DHT_KEY_LEN];
+        dht->env.random(dht->env.ctx, random, sizeof random);
+        struct knit_dht_key target;
+        knit_dht_key_in_bucket(&target, &dht->self_key, (unsigned)b, random);
+        struct dht_lookup *lk;
+        if (dht_lookup_start(dht, PURPOSE_REFRESH, &target, NULL, now, &lk))
+            break;
+        started++;
+        dht_lookup_pump(dht, lk, now);
+    }
+    /* Our own neighbourhood too (a self-lookup), as Kademlia does. */
+    struct dht_lookup *lk;
+    if (started < 4 && dht_lookup_start(dht, PURPOSE_REFRESH, &dht->self_key,
+                                        NULL, now, &lk) == KNIT_OK)
+        dht_lookup_pump(dht, lk, now);
+}
+
+int knit_dht_find(struct knit_dht *dht, const struct knit_peer_id *target,
+                  uint64_t now, uint64_t *handle)
+{
+    if (knit_dht_table_size(&dht->table) == 0)
+        return KNIT_E_NOT_FOUND;
+    struct knit_dht_key key;
+    knit_dht_key_of_peer(&key, target);
+    struct dht_lookup *lk;
+    int err = dht_lookup_start(dht, PURPOSE_FIND, &key, target, now, &lk);
+    if (err)
+        return err;
+    if (handle)
+        *handle = lk->handle;
+    /* Started from the next timeout, not here: a lookup that ended at once
+     * would report to the caller before it knew its handle. */
+    lk->kick = true;
+    return KNIT_OK;
+}

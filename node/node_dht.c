@@ -1,0 +1,574 @@
+/* The DHT inside the node: carries dht/dht.h's messages over sessions,
+ * keeps our signed record, decides the DHT mode and bootstraps.
+ *
+ * One stream per request (/knit/dht/1): we open it, write the request and
+ * finish; the server reads one message, answers and finishes. A request
+ * for a peer without a session dials it (not wanted: the session idles out
+ * when the DHT stops using it) and waits in a queue until the session is
+ * up. Anything malformed resets the stream; the session and the node carry
+ * on. Everything is bounded: NODE_MAX_DHT_STREAMS streams with buffers of
+ * one message each, NODE_MAX_DHT_STREAMS_PER_PEER for one peer's requests,
+ * NODE_MAX_DHT_QUEUED waiting requests. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/node_internal.h"
+#include "proto/conn.h"
+#include "proto/msg.h"
+#include "transport/error.h"
+
+#define SECOND 1000000ull
+#define BOOTSTRAP_FIRST_RETRY (5 * SECOND)
+#define BOOTSTRAP_MAX_RETRY (300 * SECOND)
+#define BOOTSTRAP_CHECK (60 * SECOND)
+#define DHT_FRAME_MAX (KNIT_MSG_HEADER_LEN + KNIT_DHT_MAX_MESSAGE)
+/* Stores refuse a republished record with the same sequence number (it
+ * would not refresh their expiry) and any record issued over a day ago, so
+ * the record is signed afresh as often as it is republished. */
+#define RESIGN_INTERVAL (30 * 60 * SECOND)
+
+/* ---- streams ------------------------------------------------------------------ */
+
+static struct dht_stream *stream_find(struct knit_node *node,
+                                      const struct knit_session *s,
+                                      uint64_t id)
+{
+    if (!node->dht_streams)
+        return NULL;
+    for (int i = 0; i < NODE_MAX_DHT_STREAMS; i++)
+        if (node->dht_streams[i].session == s &&
+            node->dht_streams[i].stream_id == id)
+            return &node->dht_streams[i];
+    return NULL;
+}
+
+static struct dht_stream *stream_new(struct knit_node *node,
+                                     struct knit_session *s, uint64_t id,
+                                     bool outgoing)
+{
+    if (!node->dht_streams) {
+        node->dht_streams = calloc(NODE_MAX_DHT_STREAMS,
+                                   sizeof *node->dht_streams);
+        if (!node->dht_streams)
+            return NULL;
+    }
+    int from_peer = 0;
+    struct dht_stream *slot = NULL;
+    for (int i = 0; i < NODE_MAX_DHT_STREAMS; i++) {
+        struct dht_stream *st = &node->dht_streams[i];
+        if (!st->session && !slot)
+            slot = st;
+        else if (st->session == s && !st->outgoing)
+            from_peer++;
+    }
+    if (!slot || (!outgoing && from_peer >= NODE_MAX_DHT_STREAMS_PER_PEER))
+        return NULL;
+    slot->in = malloc(DHT_FRAME_MAX);
+    if (!slot->in)
+        return NULL;
+    slot->session = s;
+    slot->stream_id = id;
+    slot->outgoing = outgoing;
+    return slot;
+}
+
+static void stream_release(struct dht_stream *st)
+{
+    free(st->in);
+    free(st->out);
+    memset(st, 0, sizeof *st);
+}
+
+/* Writes what is left of st->out, then FIN; resumes on STREAM_WRITABLE. */
+static void stream_push(struct knit_conn *c, struct dht_stream *st)
+{
+    if (!st->out)
+        return;
+    while (st->out_off < st->out_len) {
+        size_t accepted;
+        if (knit_conn_stream_write(c, st->stream_id, st->out + st->out_off,
+                                   st->out_len - st->out_off,
+                                   &accepted) != KNIT_OK)
+            return;
+        if (accepted == 0)
+            return;
+        st->out_off += accepted;
+    }
+    knit_conn_stream_finish(c, st->stream_id);
+    free(st->out);
+    st->out = NULL;
+}
+
+static void fail_request(struct knit_node *node, struct dht_stream *st,
+                         int err)
+{
+    if (st->outgoing && !st->done) {
+        st->done = true;
+        knit_dht_on_failure(node->dht, knit_session_peer(st->session),
+                            st->request_id, err, node->now);
+    }
+}
+
+/* Both sides of a request: one message in, then the peer's FIN. */
+static void on_message(struct knit_node *node, struct knit_conn *c,
+                       struct dht_stream *st, const uint8_t *body,
+                       size_t len)
+{
+    struct knit_session *s = st->session;
+    st->done = true;
+    if (st->outgoing) {
+        knit_dht_on_response(node->dht, knit_session_peer(s), st->request_id,
+                             body, len, node->now);
+        return;
+    }
+    st->out = malloc(DHT_FRAME_MAX);
+    int err = st->out ? KNIT_OK : KNIT_E_NOMEM;
+    if (err == KNIT_OK) {
+        struct knit_session_stats stats;
+        knit_session_get_stats(s, &stats);
+        err = knit_dht_handle_request(
+            node->dht, knit_session_peer(s), &stats.path,
+            knit_session_peer_serves(s, KNIT_DHT_PROTOCOL), body, len,
+            node->now, st->out, DHT_FRAME_MAX, &st->out_len);
+    }
+    if (err) {
+        node_log(node, node->now, KNIT_LOG_DEBUG,
+                 "dht: refused a request: %s", knit_strerror(err));
+        knit_conn_stream_reset(c, st->stream_id, KNIT_CONN_PROTOCOL_VIOLATION);
+        stream_release(st);
+        return;
+    }
+    st->out_off = 0;
+    stream_push(c, st);
+}
+
+static void read_stream(struct knit_node *node, struct knit_conn *c,
+                        struct dht_stream *st)
+{
+    for (;;) {
+        uint8_t scrap[512];
+        uint8_t *into = st->done ? scrap : st->in + st->in_len;
+        size_t room = st->done ? sizeof scrap : DHT_FRAME_MAX - st->in_len;
+        size_t n;
+        bool fin;
+        if (knit_conn_stream_read(c, st->stream_id, into, room, &n, &fin) !=
+            KNIT_OK)
+            return;
+        if (!st->done) {
+            st->in_len += n;
+            struct knit_msg_frame f;
+            int err = knit_msg_deframe(st->in, st->in_len,
+                                       KNIT_DHT_MAX_MESSAGE, &f);
+            if (err == KNIT_OK && f.len == st->in_len) {
+                on_message(node, c, st, f.body, f.body_len);
+                if (!st->session)
+                    return;   /* refused and released */
+            } else if ((err != KNIT_E_AGAIN && err != KNIT_OK) ||
+                       (err == KNIT_OK && f.len != st->in_len) ||
+                       (err == KNIT_E_AGAIN && fin)) {
+                /* Oversized, empty, more than one message, or cut short:
+                 * this stream is beyond repair, the session is not. */
+                fail_request(node, st, KNIT_E_MALFORMED);
+                knit_conn_stream_reset(c, st->stream_id,
+                                       KNIT_CONN_PROTOCOL_VIOLATION);
+                stream_release(st);
+                return;
+            }
+        }
+        if (fin || n == 0)
+            return;
+    }
+}
+
+/* Reading the FIN may close the stream at once, from inside the read: the
+ * CLOSED (or a RESET) that arrives meanwhile is noted and acted on here,
+ * after the message has been handled. */
+static void pump(struct knit_node *node, struct knit_conn *c,
+                 struct dht_stream *st)
+{
+    st->busy = true;
+    read_stream(node, c, st);
+    if (!st->session)
+        return;   /* released by read_stream */
+    st->busy = false;
+    if (st->closed) {
+        fail_request(node, st, KNIT_E_TRUNCATED);
+        stream_release(st);
+    }
+}
+
+bool node_dht_open(struct knit_node *node, struct knit_session *s,
+                   uint64_t stream_id, const char *protocol)
+{
+    if (strcmp(protocol, KNIT_DHT_PROTOCOL) != 0)
+        return false;
+    struct knit_conn *c = knit_session_conn(s);
+    struct dht_stream *st = stream_new(node, s, stream_id, false);
+    if (!st) {
+        knit_conn_stream_reset(c, stream_id, KNIT_CONN_REFUSED);
+        return true;
+    }
+    pump(node, c, st);
+    return true;
+}
+
+bool node_dht_event(struct knit_node *node, struct knit_session *s,
+                    const struct knit_session_event *sev)
+{
+    struct dht_stream *st = stream_find(node, s, sev->stream_id);
+    if (!st)
+        return false;
+    struct knit_conn *c = knit_session_conn(s);
+    switch (sev->type) {
+    case KNIT_SESSION_STREAM_READABLE:
+        if (c)
+            pump(node, c, st);
+        break;
+    case KNIT_SESSION_STREAM_WRITABLE:
+        if (c)
+            stream_push(c, st);
+        break;
+    case KNIT_SESSION_STREAM_RESET:
+        fail_request(node, st, KNIT_E_REFUSED);
+        if (c)
+            knit_conn_stream_reset(c, sev->stream_id, KNIT_CONN_CANCELLED);
+        if (st->busy)
+            st->closed = true;
+        else
+            stream_release(st);
+        break;
+    case KNIT_SESSION_STREAM_CLOSED:
+        if (st->busy) {
+            st->closed = true;
+            break;
+        }
+        fail_request(node, st, KNIT_E_TRUNCATED);
+        stream_release(st);
+        break;
+    default:
+        break;
+    }
+    return true;
+}
+
+/* ---- sending requests ------------------------------------------------------------ */
+
+static int start_request(struct knit_node *node, struct knit_session *s,
+                         uint64_t request_id, const uint8_t *frame,
+                         size_t len)
+{
+    struct knit_conn *c = knit_session_conn(s);
+    if (!c)
+        return KNIT_E_NOT_FOUND;
+    uint64_t stream_id;
+    int err = knit_conn_open_stream(c, KNIT_DHT_PROTOCOL, &stream_id);
+    if (err)
+        return err;
+    struct dht_stream *st = stream_new(node, s, stream_id, true);
+    if (st)
+        st->out = malloc(len);
+    if (!st || !st->out) {
+        if (st)
+            stream_release(st);
+        knit_conn_stream_reset(c, stream_id, KNIT_CONN_CANCELLED);
+        return KNIT_E_LIMIT;
+    }
+    memcpy(st->out, frame, len);
+    st->out_len = len;
+    st->request_id = request_id;
+    stream_push(c, st);
+    knit_session_flush(s, node->now);
+    return KNIT_OK;
+}
+
+static int queue_request(struct knit_node *node,
+                         const struct knit_peer_id *peer, uint64_t id,
+                         const uint8_t *frame, size_t len)
+{
+    if (!node->dht_queue) {
+        node->dht_queue = calloc(NODE_MAX_DHT_QUEUED, sizeof *node->dht_queue);
+        if (!node->dht_queue)
+            return KNIT_E_NOMEM;
+    }
+    if (node->dht_queued == NODE_MAX_DHT_QUEUED)
+        return KNIT_E_LIMIT;
+    struct dht_queued *q = &node->dht_queue[node->dht_queued];
+    q->frame = malloc(len);
+    if (!q->frame)
+        return KNIT_E_NOMEM;
+    memcpy(q->frame, frame, len);
+    q->len = len;
+    q->peer = *peer;
+    q->request_id = id;
+    node->dht_queued++;
+    return KNIT_OK;
+}
+
+static int send_request(void *ctx, const struct knit_peer_id *peer,
+                        const struct knit_addr *addr, uint64_t id,
+                        const uint8_t *frame, size_t len, uint64_t now)
+{
+    struct knit_node *node = ctx;
+    struct knit_session *s = node_find_session(node, peer);
+    if (s && knit_session_is_up(s))
+        return start_request(node, s, id, frame, len);
+    int err = queue_request(node, peer, id, frame, len);
+    if (err)
+        return err;
+    /* Dials, or adds addr as a candidate path to the dial under way. */
+    err = node_dial(node, peer, addr, now, false);
+    if (err) {
+        node->dht_queued--;
+        free(node->dht_queue[node->dht_queued].frame);
+    }
+    return err;
+}
+
+/* Sends (up) or fails (down) the requests waiting for peer's session. */
+static void flush_queue(struct knit_node *node, struct knit_session *s,
+                        bool up)
+{
+    const struct knit_peer_id *peer = knit_session_peer(s);
+    for (size_t i = 0; i < node->dht_queued;) {
+        struct dht_queued q = node->dht_queue[i];
+        if (!knit_peer_id_equal(&q.peer, peer)) {
+            i++;
+            continue;
+        }
+        node->dht_queue[i] = node->dht_queue[--node->dht_queued];
+        int err = up ? start_request(node, s, q.request_id, q.frame, q.len)
+                     : KNIT_E_IO;
+        free(q.frame);
+        if (err)
+            knit_dht_on_failure(node->dht, peer, q.request_id, err, node->now);
+        /* Failure handling may queue again (a retry elsewhere): the queue
+         * may have changed, so start over; entries for peer only shrink. */
+        i = 0;
+    }
+}
+
+void node_dht_session_up(struct knit_node *node, struct knit_session *s)
+{
+    if (knit_session_peer_serves(s, KNIT_DHT_PROTOCOL)) {
+        struct knit_session_stats stats;
+        knit_session_get_stats(s, &stats);
+        knit_dht_peer_seen(node->dht, knit_session_peer(s), &stats.path,
+                           node->now);
+    }
+    flush_queue(node, s, true);
+}
+
+void node_dht_session_down(struct knit_node *node, struct knit_session *s)
+{
+    if (node->dht_streams)
+        for (int i = 0; i < NODE_MAX_DHT_STREAMS; i++) {
+            struct dht_stream *st = &node->dht_streams[i];
+            if (st->session != s)
+                continue;
+            fail_request(node, st, KNIT_E_IO);
+            stream_release(st);
+        }
+    flush_queue(node, s, false);
+}
+
+/* ---- engine callbacks -------------------------------------------------------------- */
+
+static void dht_random(void *ctx, uint8_t *buf, size_t len)
+{
+    struct knit_node *node = ctx;
+    node->io.random(node->io.ctx, buf, len);
+}
+
+static uint64_t dht_unix_time(void *ctx, uint64_t now)
+{
+    struct knit_node *node = ctx;
+    return (node->unix_time_at_start + (now - node->created)) / SECOND;
+}
+
+static void dht_found(void *ctx, const struct knit_dht_result *r)
+{
+    struct knit_node *node = ctx;
+    struct knit_event ev = {.type = KNIT_EVENT_FOUND, .now = node->now,
+                            .peer = &r->target};
+    ev.u.found.handle = r->handle;
+    ev.u.found.error = r->error;
+    ev.u.found.record = r->record;
+    ev.u.found.hops = r->hops;
+    ev.u.found.queries = r->queries;
+    ev.u.found.elapsed_us = r->elapsed_us;
+    node_emit(node, &ev);
+}
+
+static void dht_log_line(void *ctx, uint64_t now, const char *message)
+{
+    node_log(ctx, now, KNIT_LOG_DEBUG, "%s", message);
+}
+
+int node_dht_init(struct knit_node *node, const struct knit_node_config *cfg,
+                  uint64_t now)
+{
+    struct knit_dht_env env = {
+        .ctx = node, .send_request = send_request, .random = dht_random,
+        .unix_time_s = dht_unix_time, .found = dht_found,
+        .log = dht_log_line,
+    };
+    node->dht_mode = cfg->dht_mode;
+    node->bootstrap_at = KNIT_NO_DEADLINE;
+    int err = knit_dht_new(&node->dht, &node->identity.id, cfg->dht, &env,
+                           now);
+    if (err == KNIT_OK)
+        knit_dht_set_serving(node->dht, cfg->dht_mode == KNIT_DHT_MODE_SERVER);
+    return err;
+}
+
+void node_dht_free(struct knit_node *node)
+{
+    if (node->dht_streams)
+        for (int i = 0; i < NODE_MAX_DHT_STREAMS; i++)
+            stream_release(&node->dht_streams[i]);
+    free(node->dht_streams);
+    for (size_t i = 0; i < node->dht_queued; i++)
+        free(node->dht_queue[i].frame);
+    free(node->dht_queue);
+    free(node->bootstrap);
+    knit_dht_free(node->dht);
+}
+
+/* ---- addresses, bootstrap, lookups ------------------------------------------------ */
+
+int knit_node_set_addresses(struct knit_node *node,
+                            const struct knit_addr *addrs, size_t n,
+                            uint64_t now)
+{
+    if (n > KNIT_RECORD_MAX_ADDRS)
+        return KNIT_E_TOO_BIG;
+    node->now = now;
+    struct knit_peer_record *rec = calloc(1, sizeof *rec);
+    if (!rec)
+        return KNIT_E_NOMEM;
+    uint64_t unix_us = node->unix_time_at_start + (now - node->created);
+    rec->peer = node->identity.id;
+    rec->seq = unix_us > node->record_seq ? unix_us : node->record_seq + 1;
+    rec->issued = unix_us / SECOND;
+    bool global = false;
+    int err = KNIT_OK;
+    for (size_t i = 0; i < n && err == KNIT_OK; i++) {
+        err = knit_multiaddr_from_socket(&rec->addrs[rec->addr_count++],
+                                         &addrs[i], NULL);
+        global = global || knit_addr_is_global(&addrs[i]);
+    }
+    uint8_t envelope[KNIT_RECORD_MAX_BYTES];
+    size_t len = 0;
+    if (err == KNIT_OK)
+        err = knit_record_sign(rec, &node->identity, envelope,
+                               sizeof envelope, &len);
+    uint64_t seq = rec->seq;
+    free(rec);
+    if (err)
+        return err;
+    memcpy(node->record, envelope, len);
+    node->record_len = len;
+    node->record_seq = seq;
+    if (addrs != node->record_addrs)
+        memcpy(node->record_addrs, addrs, n * sizeof *addrs);
+    node->record_addr_count = n;
+    node->resign_at = now + RESIGN_INTERVAL;
+    if (node->dht_mode == KNIT_DHT_MODE_AUTO)
+        knit_dht_set_serving(node->dht, global);
+    node_build_hello(node);
+    node->in_event++;
+    err = knit_dht_set_own_record(node->dht, envelope, len, now);
+    node->in_event--;
+    return err;
+}
+
+const uint8_t *knit_node_record(const struct knit_node *node, size_t *len)
+{
+    *len = node->record_len;
+    return node->record_len ? node->record : NULL;
+}
+
+bool knit_node_dht_serving(const struct knit_node *node)
+{
+    return knit_dht_is_serving(node->dht);
+}
+
+const struct knit_dht *knit_node_dht(const struct knit_node *node)
+{
+    return node->dht;
+}
+
+static void dial_bootstrap(struct knit_node *node, uint64_t now)
+{
+    size_t dialled = 0;
+    for (size_t i = 0; i < node->bootstrap_count; i++)
+        if (node_dial(node, &node->bootstrap[i].id, &node->bootstrap[i].addr,
+                      now, false) == KNIT_OK)
+            dialled++;
+    node_log(node, now, KNIT_LOG_INFO, "dht: dialling %zu bootstrap peer%s",
+             dialled, dialled == 1 ? "" : "s");
+}
+
+int knit_node_bootstrap(struct knit_node *node,
+                        const struct knit_bootstrap_peer *peers, size_t n,
+                        uint64_t now)
+{
+    if (n > NODE_MAX_BOOTSTRAP)
+        return KNIT_E_TOO_BIG;
+    node->now = now;
+    struct knit_bootstrap_peer *copy = NULL;
+    if (n) {
+        copy = malloc(n * sizeof *copy);
+        if (!copy)
+            return KNIT_E_NOMEM;
+        memcpy(copy, peers, n * sizeof *copy);
+    }
+    free(node->bootstrap);
+    node->bootstrap = copy;
+    node->bootstrap_count = n;
+    node->bootstrap_backoff = BOOTSTRAP_FIRST_RETRY;
+    node->in_event++;
+    /* Peers restored from disk may be enough on their own. */
+    knit_dht_bootstrap(node->dht, now);
+    dial_bootstrap(node, now);
+    node->in_event--;
+    node->bootstrap_at = n ? now + node->bootstrap_backoff : KNIT_NO_DEADLINE;
+    return KNIT_OK;
+}
+
+int knit_node_find(struct knit_node *node, const struct knit_peer_id *peer,
+                   uint64_t now, uint64_t *handle)
+{
+    node->now = now;
+    return knit_dht_find(node->dht, peer, now, handle);
+}
+
+uint64_t node_dht_deadline(const struct knit_node *node)
+{
+    uint64_t next = knit_dht_next_deadline(node->dht);
+    if (node->record_len && node->resign_at < next)
+        next = node->resign_at;
+    return node->bootstrap_at < next ? node->bootstrap_at : next;
+}
+
+void node_dht_timeout(struct knit_node *node, uint64_t now)
+{
+    if (node->bootstrap_at <= now) {
+        if (knit_dht_table_size(knit_dht_get_table(node->dht)) == 0) {
+            /* Cut off: dial the bootstrap list again, backing off. */
+            dial_bootstrap(node, now);
+            node->bootstrap_at = now + node->bootstrap_backoff;
+            node->bootstrap_backoff *= 2;
+            if (node->bootstrap_backoff > BOOTSTRAP_MAX_RETRY)
+                node->bootstrap_backoff = BOOTSTRAP_MAX_RETRY;
+        } else {
+            node->bootstrap_backoff = BOOTSTRAP_FIRST_RETRY;
+            node->bootstrap_at = now + BOOTSTRAP_CHECK;
+        }
+    }
+    if (node->record_len && node->resign_at <= now)
+        knit_node_set_addresses(node, node->record_addrs,
+                                node->record_addr_count, now);
+    knit_dht_timeout(node->dht, now);
+}
