@@ -60,8 +60,8 @@ a_addr=$("$knit" id --data-dir "$tmp/a" | sed -n 2p)
 timeout 30 "$knit" ping --data-dir "$tmp/b" -c 1 -i 0 "$a_addr" >/dev/null 2>&1
 check "ping in the other direction" $?
 
-timeout 10 "$knit" ping --data-dir "$tmp/a" "$b_id" >/dev/null 2>"$tmp/err"
-[ $? -eq 2 ] && grep -q "give the peer as /ip4/" "$tmp/err"; check "a bare peer ID is refused with the form to use" $?
+timeout 10 "$knit" ping --data-dir "$tmp/a" /ip4/127.0.0.1/udp/1 >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "give the peer as <peer-id>" "$tmp/err"; check "an address without /p2p is refused with the forms to use" $?
 timeout 10 "$knit" ping --data-dir "$tmp/a" /ip4/127.0.0.1/udp/99999/p2p/"$b_id" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && [ "$(wc -l <"$tmp/err")" = 1 ]; check "a bad port is a one-line usage error" $?
 timeout 10 "$knit" ping --data-dir "$tmp/a" -c 0 "$b_addr" >/dev/null 2>&1
