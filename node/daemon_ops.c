@@ -282,6 +282,12 @@ static void on_found(struct knit_daemon_ops *ops, struct op *op,
         find_answer(ops, op, ev);
         return;
     }
+    /* The DHT may have brought a session up while we looked. */
+    if (knit_node_peer_is_up(ops->node, &op->peer)) {
+        op->connect_us = now - op->started;
+        start_streams(ops, op, now);
+        return;
+    }
     const struct knit_peer_record *rec = ev->u.found.record;
     int dialled = 0;
     for (uint8_t i = 0; i < rec->addr_count; i++) {

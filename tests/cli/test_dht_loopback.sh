@@ -33,7 +33,9 @@ start_daemon() {   # start_daemon I [bootstrap multiaddr]
     "$knit" "${args[@]}" >>"$tmp/n$i.log" 2>&1 &
     pids[$i]=$!
     for _ in $(seq 100); do
-        [ "$(grep -c '^running' "$tmp/n$i.log" 2>/dev/null)" -ge "${3:-1}" ] && return 0
+        local runs
+        runs=$(grep -c '^running' "$tmp/n$i.log" 2>/dev/null)
+        [ "${runs:-0}" -ge "${3:-1}" ] && return 0
         kill -0 "${pids[$i]}" 2>/dev/null || break
         sleep 0.1
     done
