@@ -15,6 +15,7 @@
 
 #define SECOND 1000000ull
 #define MINUTE (60 * SECOND)
+#define NEIGHBOUR_PUBLISH_DELAY (5 * SECOND)
 
 void dht_log(struct knit_dht *dht, uint64_t now, const char *fmt, ...)
 {
@@ -207,15 +208,36 @@ static void check_liveness(struct knit_dht *dht,
                               NULL, NULL);
 }
 
+/* Is peer among the k closest to our own key that we know? */
+static bool is_near(const struct knit_dht *dht,
+                    const struct knit_peer_id *peer)
+{
+    struct knit_dht_entry closest[KNIT_DHT_K];
+    size_t n = knit_dht_table_closest(&dht->table, &dht->self_key, closest,
+                                      KNIT_DHT_K);
+    for (size_t i = 0; i < n; i++)
+        if (knit_peer_id_equal(&closest[i].id, peer))
+            return true;
+    return false;
+}
+
 static void table_seen(struct knit_dht *dht, const struct knit_peer_id *peer,
                        const struct knit_addr *addr, uint64_t now)
 {
     bool was_empty = knit_dht_table_size(&dht->table) == 0;
     bool need_check = false;
     struct knit_dht_entry check;
-    knit_dht_table_update(&dht->table, peer, addr, now, &need_check, &check);
+    int result = knit_dht_table_update(&dht->table, peer, addr, now,
+                                       &need_check, &check);
     if (need_check)
         check_liveness(dht, &check, now);
+    if ((result == KNIT_DHT_ADDED || result == KNIT_DHT_DISPLACED) &&
+        dht->joined && dht->own_record_len && is_near(dht, peer))
+        /* A new neighbour should hold our record too (Kademlia §2.5: the
+         * network grew around us). A few seconds' wait gathers the others
+         * joining at the same time into one publish. */
+        if (dht->publish_at > now + NEIGHBOUR_PUBLISH_DELAY)
+            dht->publish_at = now + NEIGHBOUR_PUBLISH_DELAY;
     /* The first peer: join through it. */
     if (was_empty && !dht->joined && knit_dht_table_size(&dht->table) > 0)
         knit_dht_bootstrap(dht, now);

@@ -2,6 +2,7 @@
  * embedder, publishing our own record at the k peers closest to our key,
  * and refreshing buckets. Each lookup is a dht/lookup.h state machine; this
  * file sends what it asks for and acts on how it ends. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +124,17 @@ static void finish(struct knit_dht *dht, struct dht_lookup *lk,
         r.error = status == KNIT_DHT_LOOKUP_TIMED_OUT ? KNIT_E_TIMEOUT
                                                       : KNIT_E_NOT_FOUND;
         r.hops = knit_dht_lookup_hops(&lk->l);
+        /* What the end looked like, for whoever wonders why. */
+        char seen[96];
+        size_t used = 0;
+        for (size_t i = 0; i < lk->l.count && i < 6 && used < sizeof seen; i++)
+            used += (size_t)snprintf(
+                seen + used, sizeof seen - used, " %u/%c",
+                knit_dht_key_common_prefix(&lk->l.cand[i].key, &lk->l.target),
+                "nafx"[lk->l.cand[i].state & 3]);
+        dht_log(dht, now, "dht: lookup ended without the record after %u "
+                "queries; closest (shared bits/state):%s",
+                lk->l.queries, seen);
     }
     /* Out of the table first: the callback may start another lookup. The
      * record bytes must outlive the call, so the slot is freed after. */

@@ -441,6 +441,14 @@ void knit_node_get_stats(const struct knit_node *node,
 {
     *out = node->stats;
     out->sessions = (uint32_t)node->session_count;
+    for (int i = 0; node->dht_streams && i < NODE_MAX_DHT_STREAMS; i++) {
+        if (!node->dht_streams[i].session)
+            continue;
+        if (node->dht_streams[i].outgoing)
+            out->dht_streams_out++;
+        else
+            out->dht_streams_in++;
+    }
 }
 
 /* ---- peers ---------------------------------------------------------------------- */

@@ -63,6 +63,7 @@ struct knit_node_stats {
     uint64_t cookies_sent;
     uint64_t handshakes_rate_limited;
     uint32_t sessions;
+    uint32_t dht_streams_in, dht_streams_out;   /* DHT requests under way */
 };
 
 struct knit_node;

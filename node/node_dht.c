@@ -53,16 +53,22 @@ static struct dht_stream *stream_new(struct knit_node *node,
         if (!node->dht_streams)
             return NULL;
     }
-    int from_peer = 0;
+    int from_peer = 0, incoming = 0;
     struct dht_stream *slot = NULL;
     for (int i = 0; i < NODE_MAX_DHT_STREAMS; i++) {
         struct dht_stream *st = &node->dht_streams[i];
         if (!st->session && !slot)
             slot = st;
-        else if (st->session == s && !st->outgoing)
-            from_peer++;
+        else if (st->session && !st->outgoing) {
+            incoming++;
+            if (st->session == s)
+                from_peer++;
+        }
     }
-    if (!slot || (!outgoing && from_peer >= NODE_MAX_DHT_STREAMS_PER_PEER))
+    /* Answering others never takes the slots our own lookups need: a busy
+     * node (a bootstrap node everyone asks) must still find peers. */
+    if (!slot || (!outgoing && (from_peer >= NODE_MAX_DHT_STREAMS_PER_PEER ||
+                                incoming >= NODE_MAX_DHT_STREAMS_IN)))
         return NULL;
     slot->in = malloc(DHT_FRAME_MAX);
     if (!slot->in)

@@ -15,6 +15,7 @@
  * session the requests a peer may have us answer at once. */
 #define NODE_MAX_DHT_STREAMS 256
 #define NODE_MAX_DHT_STREAMS_PER_PEER 16
+#define NODE_MAX_DHT_STREAMS_IN 192     /* of them, requests we answer */
 /* DHT requests waiting for their session to come up. */
 #define NODE_MAX_DHT_QUEUED 256
 #define NODE_MAX_BOOTSTRAP 64

@@ -172,6 +172,17 @@ static void test_every_node_finds_every_other(void **state)
     }
     knit_sim_run_until(w->engine, w->started + 600 * SECOND, UINT64_MAX);
 
+    /* Every request stream has ended: nothing leaks. */
+    knit_sim_run_until(w->engine, knit_sim_now(w->engine) + 10 * SECOND,
+                       UINT64_MAX);
+    for (int i = 0; i < NODES; i++) {
+        struct knit_node_stats st;
+        knit_node_get_stats(knit_sim_host_node(w->host[i]), &st);
+        if (st.dht_streams_in + st.dht_streams_out)
+            fprintf(stderr, "node %d: %u+%u DHT streams left\n", i,
+                    st.dht_streams_in, st.dht_streams_out);
+        assert_int_equal(st.dht_streams_in + st.dht_streams_out, 0);
+    }
     uint32_t total = NODES * (NODES - 1);
     printf("%u lookups: %u found, %u failed, %u wrong record\n", total,
            w->found, w->failed, w->wrong);
