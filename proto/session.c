@@ -58,6 +58,10 @@ static void die(struct knit_session *s, int error, const char *reason)
         return;
     s->dead = true;
     s->up = false;
+    /* The handshake's index must go with it: left in the node's table, a
+     * late response would reach this session after it is freed. */
+    if (s->handshaking)
+        s->env.drop_index(s->env.ctx, s->hs_index);
     s->handshaking = false;
     emit_down(s, error, reason);
 }
