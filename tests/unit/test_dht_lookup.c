@@ -14,36 +14,14 @@
 
 #include "dht/lookup.h"
 #include "transport/error.h"
+#include "tests/support/dht_lookup_fixtures.h"
 
 
 #define MS UINT64_C(1000)
 #define SEC UINT64_C(1000000)
 #define T0 (1000 * SEC)
 
-/* ---- deterministic randomness and peers -------------------------------- */
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static void rng_fill(uint64_t *s, uint8_t *buf, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        buf[i] = (uint8_t)rng_next(s);
-}
-
-static void random_peer(uint64_t *s, struct knit_dht_peer_info *p)
-{
-    memset(p, 0, sizeof *p);
-    rng_fill(s, p->id.pubkey, sizeof p->id.pubkey);
-    uint8_t ip[4] = {10, (uint8_t)rng_next(s), (uint8_t)rng_next(s), 1};
-    assert_int_equal(knit_addr_set(&p->addrs[0], ip, 4, 4001), 0);
-    p->addr_count = 1;
-}
 
 struct pool {
     struct knit_dht_key target;
