@@ -116,6 +116,15 @@ static void fail_request(struct knit_node *node, struct dht_stream *st,
     }
 }
 
+/* Resets a stream we will not serve and forgets it; the conn reports
+ * nothing more of it (knit_conn_stream_refuse), so nothing strays to the
+ * embedder either. */
+static void refuse(struct knit_conn *c, struct dht_stream *st)
+{
+    knit_conn_stream_refuse(c, st->stream_id, KNIT_CONN_PROTOCOL_VIOLATION);
+    stream_release(st);
+}
+
 /* Both sides of a request: one message in, then the peer's FIN. */
 static void on_message(struct knit_node *node, struct knit_conn *c,
                        struct dht_stream *st, const uint8_t *body,
@@ -141,8 +150,7 @@ static void on_message(struct knit_node *node, struct knit_conn *c,
     if (err) {
         node_log(node, node->now, KNIT_LOG_DEBUG,
                  "dht: refused a request: %s", knit_strerror(err));
-        knit_conn_stream_reset(c, st->stream_id, KNIT_CONN_PROTOCOL_VIOLATION);
-        stream_release(st);
+        refuse(c, st);
         return;
     }
     st->out_off = 0;
@@ -176,9 +184,7 @@ static void read_stream(struct knit_node *node, struct knit_conn *c,
                 /* Oversized, empty, more than one message, or cut short:
                  * this stream is beyond repair, the session is not. */
                 fail_request(node, st, KNIT_E_MALFORMED);
-                knit_conn_stream_reset(c, st->stream_id,
-                                       KNIT_CONN_PROTOCOL_VIOLATION);
-                stream_release(st);
+                refuse(c, st);
                 return;
             }
         }
@@ -212,7 +218,7 @@ bool node_dht_open(struct knit_node *node, struct knit_session *s,
     struct knit_conn *c = knit_session_conn(s);
     struct dht_stream *st = stream_new(node, s, stream_id, false);
     if (!st) {
-        knit_conn_stream_reset(c, stream_id, KNIT_CONN_REFUSED);
+        knit_conn_stream_refuse(c, stream_id, KNIT_CONN_REFUSED);
         return true;
     }
     pump(node, c, st);

@@ -38,7 +38,7 @@ void node_on_session_event(struct knit_node *node, struct knit_session *s,
             node_dht_open(node, s, sev->stream_id, sev->protocol))
             return;
         if (!served_by_embedder(node, sev->protocol)) {
-            knit_conn_stream_reset(knit_session_conn(s), sev->stream_id,
+            knit_conn_stream_refuse(knit_session_conn(s), sev->stream_id,
                                    KNIT_CONN_UNKNOWN_PROTOCOL);
             return;
         }

@@ -103,7 +103,7 @@ bool node_services_open(struct knit_node *node, struct knit_session *s,
     struct knit_conn *c = knit_session_conn(s);
     struct service_stream *st = find(node, NULL, 0);
     if (!st) {
-        knit_conn_stream_reset(c, stream_id, KNIT_CONN_REFUSED);
+        knit_conn_stream_refuse(c, stream_id, KNIT_CONN_REFUSED);
         return true;
     }
     st->session = s;

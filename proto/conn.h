@@ -141,6 +141,12 @@ int knit_conn_stream_read(struct knit_conn *conn, uint64_t stream_id,
  * stays taken until the peer's final size arrives (stream_closed). */
 int knit_conn_stream_reset(struct knit_conn *conn, uint64_t stream_id,
                            uint64_t error);
+/* A reset for a peer stream the application refused from inside
+ * stream_opened (unknown protocol, no room): the conn then reports nothing
+ * more of it, not even stream_closed, so the application never hears of a
+ * stream it did not take. */
+int knit_conn_stream_refuse(struct knit_conn *conn, uint64_t stream_id,
+                            uint64_t error);
 size_t knit_conn_stream_send_space(const struct knit_conn *conn,
                                    uint64_t stream_id);
 

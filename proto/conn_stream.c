@@ -404,6 +404,16 @@ int knit_conn_stream_finish(struct knit_conn *c, uint64_t stream_id)
     return knit_stream_send_finish(&s->send);
 }
 
+int knit_conn_stream_refuse(struct knit_conn *c, uint64_t stream_id,
+                            uint64_t error)
+{
+    struct conn_stream *s = conn_find_stream(c, stream_id);
+    if (!s)
+        return KNIT_E_NOT_FOUND;
+    s->announced = false;   /* no stream_closed for it, ever */
+    return knit_conn_stream_reset(c, stream_id, error);
+}
+
 size_t knit_conn_stream_send_space(const struct knit_conn *c,
                                    uint64_t stream_id)
 {

@@ -1,6 +1,8 @@
 /* The DHT as the node carries it, between a few hosts on virtual time:
  *   - bad input on a /knit/dht/1 stream resets that stream and nothing
- *     else: the session stays up and the next good request is answered;
+ *     else: the session stays up and the next good request is answered,
+ *     and the server's embedder hears of none of these streams (nor of one
+ *     of a protocol nobody serves);
  *   - a client-mode node asks but never enters a server's routing table;
  *   - a peer's record can be found by ID through a third node.
  * Virtual addresses (20.x), nothing touches a real network. */
@@ -31,6 +33,7 @@ struct world {
     struct knit_sim_host *host[3];
     /* what host 1 (the raw asker) saw */
     uint32_t resets, up, down;
+    uint32_t server_stream_events;
     uint64_t reset_stream;
     uint8_t answer[256];
     size_t answer_len;
@@ -48,6 +51,9 @@ static void on_event(void *ctx, struct knit_sim_host *host,
                      const struct knit_event *ev)
 {
     struct world *w = ctx;
+    if (host == w->host[0] && ev->type >= KNIT_EVENT_STREAM_OPENED &&
+        ev->type <= KNIT_EVENT_STREAM_CLOSED)
+        w->server_stream_events++;   /* the node keeps DHT streams to itself */
     if (host != w->host[1] && host != w->host[2])
         return;
     switch (ev->type) {
@@ -198,6 +204,21 @@ static void test_bad_input_resets_the_stream_only(void **state)
     assert_int_equal(knit_dht_msg_decode(&answer, f.body, f.body_len), 0);
     assert_int_equal(answer.type, KNIT_DHT_PONG);
     assert_int_equal(answer.id, 9);
+    run_for(w, SECOND);
+
+    /* A protocol nobody serves is refused just as quietly. */
+    uint32_t resets = w->resets;
+    uint64_t id;
+    assert_int_equal(knit_node_open_stream(node(w, 1), server, "/nobody/1",
+                                           knit_sim_now(w->engine), &id), 0);
+    size_t accepted;
+    assert_int_equal(knit_node_stream_write(node(w, 1), server, id, ping,
+                                            ping_len, knit_sim_now(w->engine),
+                                            &accepted), 0);
+    knit_sim_host_rearm(w->host[1]);
+    run_for(w, SECOND);
+    assert_int_equal(w->resets, resets + 1);
+    assert_int_equal(w->server_stream_events, 0);
     world_free(w);
 }
 
