@@ -121,7 +121,8 @@ static void fail_request(struct knit_node *node, struct dht_stream *st,
  * embedder either. */
 static void refuse(struct knit_conn *c, struct dht_stream *st)
 {
-    knit_conn_stream_refuse(c, st->stream_id, KNIT_CONN_PROTOCOL_VIOLATION);
+    knit_conn_stream_refuse(c, st->stream_id,
+                            KNIT_CONN_PROTOCOL_VIOLATION);
     stream_release(st);
 }
 

@@ -39,7 +39,7 @@ void node_on_session_event(struct knit_node *node, struct knit_session *s,
             return;
         if (!served_by_embedder(node, sev->protocol)) {
             knit_conn_stream_refuse(knit_session_conn(s), sev->stream_id,
-                                   KNIT_CONN_UNKNOWN_PROTOCOL);
+                                    KNIT_CONN_UNKNOWN_PROTOCOL);
             return;
         }
         ev.type = KNIT_EVENT_STREAM_OPENED;
