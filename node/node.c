@@ -531,7 +531,8 @@ size_t knit_node_peers(const struct knit_node *node,
         knit_session_get_stats(s, &st);
         out[n].id = *knit_session_peer(s);
         out[n].addr = st.path;
-        out[n].srtt_us = st.conn.packets_received ? st.conn.srtt_us : 0;
+        /* Until the first RTT sample srtt is the RFC 9002 initial guess. */
+        out[n].srtt_us = st.conn.min_rtt_us ? st.conn.srtt_us : 0;
         out[n].dht_server = knit_session_peer_serves(s, KNIT_DHT_PROTOCOL);
         n++;
     }
