@@ -1,209 +1,16 @@
-/* The endpoint table is open addressing with linear probing over
- * (hash, pointer) buckets, at most half full, and deletion by backward shift
- * so that no tombstones pile up under churn. Each bucket keeps its key's hash
- * so a probe compares addresses only on a hash match.
- *
- * Datagrams in flight sit on a list besides the engine, so freeing the net
- * can cancel and free them. Removed endpoints wait on a second list for a
- * zero-delay reap event, which runs only once whatever called into their
- * node has returned. */
+/* The virtual network: routing datagrams between endpoints (directly, or
+ * through the NAT boxes a host sits behind), per-pair delay and jitter,
+ * loss, counters, and the public API. The endpoint table is in
+ * sim/net_table.c. */
 #include "sim/net.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/rng.h"
+#include "sim/natbox.h"
+#include "sim/net_internal.h"
 #include "transport/error.h"
-
-#define MIN_TABLE 64
-
-struct endpoint {
-    struct knit_sim_net *net;
-    struct knit_addr addr;
-    struct knit_sim_host *host;     /* NULL: a raw endpoint */
-    knit_sim_event_fn event;        /* host */
-    knit_sim_net_recv_fn recv;      /* raw */
-    void *ctx;
-    bool detached;
-    struct endpoint *next_dead;
-    struct knit_sim_net_host_stats stats;
-};
-
-struct bucket {
-    uint64_t hash;
-    struct endpoint *ep;            /* NULL: empty */
-};
-
-struct packet {
-    struct knit_sim_net *net;
-    struct packet *prev, *next;
-    uint64_t handle;
-    uint64_t sent_at;
-    struct knit_addr src, dst;
-    size_t len;
-    uint8_t data[];
-};
-
-struct knit_sim_net {
-    struct knit_sim_engine *engine;
-    struct knit_sim_net_config cfg;
-    struct knit_rng rng;            /* loss */
-    uint64_t delay_key, jitter_key;
-
-    struct bucket *table;
-    size_t cap, count;              /* cap is a power of two */
-
-    struct packet *flights;
-    size_t in_flight;
-
-    struct endpoint *dead;
-    uint64_t reap;                  /* engine handle, 0 = none */
-
-    knit_sim_net_tap_fn tap;
-    void *tap_ctx;
-    struct knit_sim_net_stats stats;
-};
-
-/* ---- hashing ---------------------------------------------------------------- */
-
-/* splitmix64's finaliser: every input bit reaches every output bit. */
-static uint64_t mix64(uint64_t z)
-{
-    z ^= z >> 30;
-    z *= 0xbf58476d1ce4e5b9ULL;
-    z ^= z >> 27;
-    z *= 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static bool family_ok(const struct knit_addr *a)
-{
-    return a->family == KNIT_AF_IP4 || a->family == KNIT_AF_IP6;
-}
-
-static uint64_t load64(const uint8_t *p)
-{
-    uint64_t x = 0;
-    for (int i = 0; i < 8; i++)
-        x |= (uint64_t)p[i] << (8 * i);
-    return x;
-}
-
-/* The IP alone, as knit_addr_equal sees it (only 4 bytes for IPv4). */
-static uint64_t ip_key(const struct knit_addr *a)
-{
-    if (a->family == KNIT_AF_IP4) {
-        uint64_t v4 = (uint64_t)a->ip[0] | (uint64_t)a->ip[1] << 8 |
-                      (uint64_t)a->ip[2] << 16 | (uint64_t)a->ip[3] << 24;
-        return mix64(v4 ^ (uint64_t)KNIT_AF_IP4 << 56);
-    }
-    return mix64(mix64(load64(a->ip) ^ (uint64_t)a->family << 56) ^
-                 load64(a->ip + 8));
-}
-
-static uint64_t addr_hash(const struct knit_addr *a)
-{
-    return mix64(ip_key(a) ^ ((uint64_t)a->port * 0x9e3779b97f4a7c15ULL));
-}
-
-/* ---- the endpoint table ------------------------------------------------------ */
-
-/* The bucket holding addr, or the empty one where it would go. */
-static size_t probe(const struct knit_sim_net *net, const struct knit_addr *a,
-                    uint64_t hash)
-{
-    size_t mask = net->cap - 1;
-    size_t i = (size_t)hash & mask;
-    while (net->table[i].ep &&
-           !(net->table[i].hash == hash &&
-             knit_addr_equal(&net->table[i].ep->addr, a)))
-        i = (i + 1) & mask;
-    return i;
-}
-
-static struct endpoint *lookup(const struct knit_sim_net *net,
-                               const struct knit_addr *a)
-{
-    if (!family_ok(a))
-        return NULL;
-    return net->table[probe(net, a, addr_hash(a))].ep;
-}
-
-/* Makes room for one more entry, keeping the table at most half full. */
-static int reserve(struct knit_sim_net *net)
-{
-    if ((net->count + 1) * 2 <= net->cap)
-        return KNIT_OK;
-    size_t cap = net->cap * 2;
-    if (cap < net->cap || cap > SIZE_MAX / sizeof(struct bucket))
-        return KNIT_E_NOMEM;
-    struct bucket *old = net->table;
-    size_t old_cap = net->cap;
-    net->table = calloc(cap, sizeof *net->table);
-    if (!net->table) {
-        net->table = old;
-        return KNIT_E_NOMEM;
-    }
-    net->cap = cap;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i].ep)
-            net->table[probe(net, &old[i].ep->addr, old[i].hash)] = old[i];
-    free(old);
-    return KNIT_OK;
-}
-
-/* Backward-shift deletion: each later entry of the cluster moves into the
- * hole if the hole lies between its home bucket and where it sits. */
-static void table_delete(struct knit_sim_net *net, size_t hole)
-{
-    size_t mask = net->cap - 1;
-    size_t j = hole;
-    for (;;) {
-        j = (j + 1) & mask;
-        if (!net->table[j].ep)
-            break;
-        size_t home = (size_t)net->table[j].hash & mask;
-        if (((j - home) & mask) >= ((j - hole) & mask)) {
-            net->table[hole] = net->table[j];
-            hole = j;
-        }
-    }
-    net->table[hole] = (struct bucket){0, NULL};
-    net->count--;
-}
-
-static void free_endpoint(struct endpoint *ep)
-{
-    knit_sim_host_free(ep->host);
-    free(ep);
-}
-
-static void reap(void *ctx, uint64_t arg)
-{
-    (void)arg;
-    struct knit_sim_net *net = ctx;
-    net->reap = 0;
-    while (net->dead) {
-        struct endpoint *ep = net->dead;
-        net->dead = ep->next_dead;
-        free_endpoint(ep);
-    }
-}
-
-static void detach(struct knit_sim_net *net, struct endpoint *ep)
-{
-    uint64_t hash = addr_hash(&ep->addr);
-    table_delete(net, probe(net, &ep->addr, hash));
-    ep->detached = true;
-    ep->next_dead = net->dead;
-    net->dead = ep;
-    /* If the engine has no room for the reap, the endpoint waits for the
-     * next removal or for knit_sim_net_free. */
-    if (!net->reap)
-        net->reap = knit_sim_schedule(net->engine, knit_sim_now(net->engine),
-                                      reap, net, 0);
-}
 
 /* ---- delay and jitter -------------------------------------------------------- */
 
@@ -211,9 +18,9 @@ uint64_t knit_sim_net_delay(const struct knit_sim_net *net,
                             const struct knit_addr *a,
                             const struct knit_addr *b)
 {
-    uint64_t ka = ip_key(a), kb = ip_key(b);
+    uint64_t ka = net_ip_key(a), kb = net_ip_key(b);
     uint64_t lo = ka < kb ? ka : kb, hi = ka < kb ? kb : ka;
-    uint64_t h = mix64(net->delay_key ^ mix64(lo ^ mix64(hi)));
+    uint64_t h = net_mix64(net->delay_key ^ net_mix64(lo ^ net_mix64(hi)));
     uint64_t min = net->cfg.min_delay_us;
     uint64_t span = net->cfg.max_delay_us - min + 1;  /* 0: all of 2^64 */
     /* The modulo's bias is below span / 2^64: nothing a run could see. */
@@ -232,13 +39,14 @@ static uint64_t jitter(const struct knit_sim_net *net,
     if (j == 0)
         return 0;
     uint64_t period = 2 * j;
-    uint64_t dir = mix64(net->jitter_key ^ mix64(ip_key(src) ^
-                                                 mix64(ip_key(dst) + 1)));
+    uint64_t pair = net_mix64(net_ip_key(src) ^
+                              net_mix64(net_ip_key(dst) + 1));
+    uint64_t dir = net_mix64(net->jitter_key ^ pair);
     /* A phase per direction, so that pairs do not all turn at once. */
     uint64_t u = now + dir % period;
     uint64_t k = u / period, off = u % period;
-    uint64_t v0 = mix64(dir ^ mix64(k)) % (j + 1);
-    uint64_t v1 = mix64(dir ^ mix64(k + 1)) % (j + 1);
+    uint64_t v0 = net_mix64(dir ^ net_mix64(k)) % (j + 1);
+    uint64_t v1 = net_mix64(dir ^ net_mix64(k + 1)) % (j + 1);
     /* The products stay below 2 * j^2 <= 2^53 for j within the limit. */
     if (v1 >= v0)
         return v0 + (v1 - v0) * off / period;
@@ -260,7 +68,16 @@ static void arrive(void *ctx, uint64_t arg)
         p->next->prev = p->prev;
     net->in_flight--;
 
-    struct endpoint *ep = lookup(net, &p->dst);
+    if (p->up) {
+        /* Boxes outlive the net (see net.h), so the gateway is there. */
+        net->stats.delivered++;
+        net->stats.bytes_delivered += p->len;
+        knit_sim_natbox_from_inside(p->realm, &p->src, &p->dst, p->data,
+                                    p->len);
+        free(p);
+        return;
+    }
+    struct endpoint *ep = net_receiver(net, p->realm, &p->dst);
     if (!ep) {
         net->stats.blackholed++;
         free(p);
@@ -270,7 +87,7 @@ static void arrive(void *ctx, uint64_t arg)
     net->stats.bytes_delivered += p->len;
     ep->stats.rx_packets++;
     ep->stats.rx_bytes += p->len;
-    if (net->tap)
+    if (net->tap && !p->realm)
         net->tap(net->tap_ctx, p->sent_at, &p->src, &p->dst, p->data, p->len);
     /* The tap may have removed it; removal defers the free, so ep is
      * still there to ask. */
@@ -283,7 +100,11 @@ static void arrive(void *ctx, uint64_t arg)
     free(p);
 }
 
+/* realm NULL: across the Internet (delay, jitter, loss). Otherwise one hop
+ * on the gateway's private side, after its LAN delay and never lost: up to
+ * the gateway itself, or down to an endpoint of its realm. */
 static void route(struct knit_sim_net *net, struct endpoint *from,
+                  struct knit_sim_natbox *realm, bool up,
                   const struct knit_addr *src, const struct knit_addr *dst,
                   const uint8_t *pkt, size_t len)
 {
@@ -297,19 +118,25 @@ static void route(struct knit_sim_net *net, struct endpoint *from,
         net->stats.dropped++;
         return;
     }
-    if (!lookup(net, dst)) {
+    if (!up && !net_receiver(net, realm, dst)) {
         net->stats.blackholed++;
         return;
     }
-    if (knit_rng_chance(&net->rng, net->cfg.loss)) {
-        net->stats.lost++;
-        return;
-    }
     uint64_t now = knit_sim_now(net->engine);
-    uint64_t at = now + knit_sim_net_delay(net, src, dst);
-    at = at < now ? UINT64_MAX : at;
-    uint64_t late = at + jitter(net, src, dst, now);
-    at = late < at ? UINT64_MAX : late;
+    uint64_t at;
+    if (realm) {
+        at = now + knit_sim_natbox_lan_delay(realm);
+        at = at < now ? UINT64_MAX : at;
+    } else {
+        if (knit_rng_chance(&net->rng, net->cfg.loss)) {
+            net->stats.lost++;
+            return;
+        }
+        at = now + knit_sim_net_delay(net, src, dst);
+        at = at < now ? UINT64_MAX : at;
+        uint64_t late = at + jitter(net, src, dst, now);
+        at = late < at ? UINT64_MAX : late;
+    }
 
     struct packet *p = malloc(sizeof *p + len);
     if (!p) {
@@ -320,6 +147,8 @@ static void route(struct knit_sim_net *net, struct endpoint *from,
     p->sent_at = now;
     p->src = *src;
     p->dst = *dst;
+    p->realm = realm;
+    p->up = up;
     p->len = len;
     if (len > 0)
         memcpy(p->data, pkt, len);
@@ -343,11 +172,34 @@ void knit_sim_net_send(struct knit_sim_net *net, const struct knit_addr *src,
 {
     if (!net || !src || !dst)
         return;
-    route(net, lookup(net, src), src, dst, pkt, len);
+    route(net, net_receiver(net, NULL, src), NULL, false, src, dst, pkt, len);
+}
+
+void knit_sim_net_send_from(struct knit_sim_net *net,
+                            struct knit_sim_natbox *gateway,
+                            const struct knit_addr *src,
+                            const struct knit_addr *dst, const uint8_t *pkt,
+                            size_t len)
+{
+    if (!net || !src || !dst)
+        return;
+    route(net, net_receiver(net, gateway, src), gateway, gateway != NULL, src,
+          dst, pkt, len);
+}
+
+void knit_sim_net_send_inside(struct knit_sim_net *net,
+                              struct knit_sim_natbox *gateway,
+                              const struct knit_addr *src,
+                              const struct knit_addr *dst, const uint8_t *pkt,
+                              size_t len)
+{
+    if (!net || !gateway || !src || !dst)
+        return;
+    route(net, NULL, gateway, false, src, dst, pkt, len);
 }
 
 /* The host's own idea of its source is ignored: the net stamps the address
- * it attached the host at (a NAT box will stamp its mapping instead). */
+ * it attached the host at; a gateway then stamps its mapping. */
 static void host_send(void *ctx, struct knit_sim_host *from,
                       const struct knit_addr *src, const struct knit_addr *dst,
                       const uint8_t *pkt, size_t len)
@@ -356,7 +208,8 @@ static void host_send(void *ctx, struct knit_sim_host *from,
     (void)src;
     struct endpoint *ep = ctx;
     if (!ep->detached)
-        route(ep->net, ep, &ep->addr, dst, pkt, len);
+        route(ep->net, ep, ep->realm, ep->realm != NULL, &ep->addr, dst, pkt,
+              len);
 }
 
 static void host_event(void *ctx, struct knit_sim_host *host,
@@ -413,10 +266,10 @@ void knit_sim_net_free(struct knit_sim_net *net)
     for (size_t i = 0; i < net->cap; i++)
         if (net->table[i].ep)
             net->table[i].ep->detached = true;
-    reap(net, 0);
+    net_reap(net, 0);
     for (size_t i = 0; i < net->cap; i++)
-        if (net->table[i].ep)
-            free_endpoint(net->table[i].ep);
+        if (net->table[i].ep && net->table[i].kind == KEY_ADDR)
+            net_free_endpoint(net->table[i].ep);
     free(net->table);
     struct packet *p = net->flights;
     while (p) {
@@ -428,44 +281,60 @@ void knit_sim_net_free(struct knit_sim_net *net)
     free(net);
 }
 
-static int new_endpoint(struct knit_sim_net *net, const struct knit_addr *addr,
+static int new_endpoint(struct knit_sim_net *net,
+                        struct knit_sim_natbox *realm,
+                        const struct knit_addr *addr, bool wide,
                         struct endpoint **out)
 {
-    if (!family_ok(addr))
+    if (!net_family_ok(addr))
         return KNIT_E_INVAL;
-    if (lookup(net, addr))
+    if (net_lookup_in(net, realm, addr, wide))
         return KNIT_E_EXISTS;
-    int err = reserve(net);
-    if (err)
-        return err;
     struct endpoint *ep = calloc(1, sizeof *ep);
     if (!ep)
         return KNIT_E_NOMEM;
     ep->net = net;
     ep->addr = *addr;
+    if (wide)
+        ep->addr.port = 0;
+    ep->realm = realm;
+    ep->wide = wide;
     *out = ep;
     return KNIT_OK;
 }
 
+/* Room was reserved before the endpoint was made. */
 static void insert(struct knit_sim_net *net, struct endpoint *ep)
 {
-    uint64_t hash = addr_hash(&ep->addr);
-    net->table[probe(net, &ep->addr, hash)] = (struct bucket){hash, ep};
+    uint64_t hash = net_key_hash(ep->realm, &ep->addr, ep->wide);
+    net->table[net_probe(net, ep->realm, &ep->addr, ep->wide, hash)] =
+        (struct bucket){hash, ep, KEY_ADDR};
     net->count++;
+    if (net_has_host_key(ep)) {
+        hash = net_host_hash(ep->host);
+        net->table[net_probe_host(net, ep->host, hash)] =
+            (struct bucket){hash, ep, KEY_HOST};
+        net->count++;
+    }
+    net->endpoints++;
 }
 
-int knit_sim_net_add_host(struct knit_sim_net *net,
-                          const struct knit_sim_host_config *cfg,
-                          knit_sim_event_fn event, void *event_ctx,
-                          struct knit_sim_host **out)
+int knit_sim_net_add_host_behind(struct knit_sim_net *net,
+                                 const struct knit_sim_host_config *cfg,
+                                 struct knit_sim_natbox *gateway,
+                                 knit_sim_event_fn event, void *event_ctx,
+                                 struct knit_sim_host **out)
 {
     if (!out)
         return KNIT_E_INVAL;
     *out = NULL;
-    if (!net || !cfg)
+    if (!net || !cfg || (gateway && knit_sim_natbox_net(gateway) != net))
         return KNIT_E_INVAL;
+    int err = net_reserve(net, gateway ? 2 : 1);
+    if (err)
+        return err;
     struct endpoint *ep;
-    int err = new_endpoint(net, &cfg->addr, &ep);
+    err = new_endpoint(net, gateway, &cfg->addr, false, &ep);
     if (err)
         return err;
     ep->event = event;
@@ -484,13 +353,25 @@ int knit_sim_net_add_host(struct knit_sim_net *net,
     return KNIT_OK;
 }
 
-int knit_sim_net_attach(struct knit_sim_net *net, const struct knit_addr *addr,
-                        knit_sim_net_recv_fn recv, void *ctx)
+int knit_sim_net_add_host(struct knit_sim_net *net,
+                          const struct knit_sim_host_config *cfg,
+                          knit_sim_event_fn event, void *event_ctx,
+                          struct knit_sim_host **out)
+{
+    return knit_sim_net_add_host_behind(net, cfg, NULL, event, event_ctx, out);
+}
+
+static int attach_raw(struct knit_sim_net *net, struct knit_sim_natbox *realm,
+                      const struct knit_addr *addr, bool wide,
+                      knit_sim_net_recv_fn recv, void *ctx)
 {
     if (!net || !addr || !recv)
         return KNIT_E_INVAL;
+    int err = net_reserve(net, 1);
+    if (err)
+        return err;
     struct endpoint *ep;
-    int err = new_endpoint(net, addr, &ep);
+    err = new_endpoint(net, realm, addr, wide, &ep);
     if (err)
         return err;
     ep->recv = recv;
@@ -499,12 +380,35 @@ int knit_sim_net_attach(struct knit_sim_net *net, const struct knit_addr *addr,
     return KNIT_OK;
 }
 
+int knit_sim_net_attach(struct knit_sim_net *net, const struct knit_addr *addr,
+                        knit_sim_net_recv_fn recv, void *ctx)
+{
+    return attach_raw(net, NULL, addr, false, recv, ctx);
+}
+
+int knit_sim_net_attach_ip(struct knit_sim_net *net,
+                           const struct knit_addr *ip,
+                           knit_sim_net_recv_fn recv, void *ctx)
+{
+    return attach_raw(net, NULL, ip, true, recv, ctx);
+}
+
+int knit_sim_net_attach_ip_behind(struct knit_sim_net *net,
+                                  struct knit_sim_natbox *gateway,
+                                  const struct knit_addr *ip,
+                                  knit_sim_net_recv_fn recv, void *ctx)
+{
+    if (gateway && net && knit_sim_natbox_net(gateway) != net)
+        return KNIT_E_INVAL;
+    return attach_raw(net, gateway, ip, true, recv, ctx);
+}
+
 int knit_sim_net_detach(struct knit_sim_net *net, const struct knit_addr *addr)
 {
-    struct endpoint *ep = net && addr ? lookup(net, addr) : NULL;
+    struct endpoint *ep = net && addr ? net_named(net, addr) : NULL;
     if (!ep)
         return KNIT_E_NOT_FOUND;
-    detach(net, ep);
+    net_detach(net, ep);
     return KNIT_OK;
 }
 
@@ -513,7 +417,10 @@ static struct endpoint *host_endpoint(const struct knit_sim_net *net,
 {
     if (!net || !host)
         return NULL;
-    struct endpoint *ep = lookup(net, knit_sim_host_addr(host));
+    struct endpoint *ep = net_lookup(net, knit_sim_host_addr(host));
+    if (ep && ep->host == host)
+        return ep;
+    ep = net->table[net_probe_host(net, host, net_host_hash(host))].ep;
     return ep && ep->host == host ? ep : NULL;
 }
 
@@ -522,19 +429,19 @@ void knit_sim_net_remove_host(struct knit_sim_net *net,
 {
     struct endpoint *ep = host_endpoint(net, host);
     if (ep)
-        detach(net, ep);
+        net_detach(net, ep);
 }
 
 struct knit_sim_host *knit_sim_net_find_host(const struct knit_sim_net *net,
                                              const struct knit_addr *addr)
 {
-    struct endpoint *ep = net && addr ? lookup(net, addr) : NULL;
+    struct endpoint *ep = net && addr ? net_lookup(net, addr) : NULL;
     return ep ? ep->host : NULL;
 }
 
 size_t knit_sim_net_count(const struct knit_sim_net *net)
 {
-    return net->count;
+    return net->endpoints;
 }
 
 void knit_sim_net_set_tap(struct knit_sim_net *net, knit_sim_net_tap_fn tap,
@@ -565,7 +472,7 @@ int knit_sim_net_addr_stats(const struct knit_sim_net *net,
                             const struct knit_addr *addr,
                             struct knit_sim_net_host_stats *out)
 {
-    const struct endpoint *ep = net && addr ? lookup(net, addr) : NULL;
+    const struct endpoint *ep = net && addr ? net_named(net, addr) : NULL;
     if (!ep)
         return KNIT_E_NOT_FOUND;
     *out = ep->stats;

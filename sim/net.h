@@ -29,9 +29,19 @@
  * vary but which does not reorder a flow. Datagrams from one sender to one
  * receiver still bunch together or spread out as the jitter moves.
  *
- * A datagram carries its sender's address as its source. There is no NAT
- * yet: NAT boxes (a separate module) will sit between hosts and the net,
- * attached at their public addresses as raw endpoints, rewriting sources.
+ * A datagram carries its sender's address as its source.
+ *
+ * NAT: an IP-wide endpoint (knit_sim_net_attach_ip) receives every datagram
+ * to its IP whose exact ip:port nobody holds; a NAT box (sim/natbox.h)
+ * holds its public IP so. A host may sit behind a box, its gateway: the
+ * box's private side is a realm of its own, so private addresses may repeat
+ * from one box to the next. Such a host's datagrams go up to its box (after
+ * the box's LAN delay, never lost) and the box translates them and sends
+ * them on, onto the Internet or up into an outer box (carrier-grade NAT,
+ * the inner box's public IP being an IP-wide endpoint in the outer box's
+ * realm). What a box lets in it sends down into its realm, again after its
+ * LAN delay. These private hops are datagrams like any other in the
+ * stats below, but the tap sees only what arrives over the Internet.
  *
  * Determinism: the net draws loss from its own seeded generator, in send
  * order, and delay and jitter from hashes; with the engine's (time, seq)
@@ -42,8 +52,9 @@
  * (its address is free again, nothing more reaches it, its node's sends and
  * events are ignored) and is freed at the engine's next step. So any
  * callback may remove any host, its own included, even from inside that
- * host's event. The net must be freed before its engine, and not from inside
- * one of its callbacks. */
+ * host's event; the same holds for hosts behind a box. The net must be
+ * freed before its engine and before every NAT box on it (the boxes then
+ * after it, in any order), and not from inside one of its callbacks. */
 #ifndef KNIT_SIM_NET_H
 #define KNIT_SIM_NET_H
 
@@ -55,6 +66,7 @@
 #include "transport/io.h"
 
 struct knit_sim_net;
+struct knit_sim_natbox;
 
 /* Largest datagram the net carries (a UDP payload without jumbograms). */
 #define KNIT_SIM_NET_MAX_PACKET 65535
@@ -93,7 +105,8 @@ struct knit_sim_net_host_stats {
 typedef void (*knit_sim_net_recv_fn)(void *ctx, const struct knit_addr *src,
                                      const struct knit_addr *dst,
                                      const uint8_t *pkt, size_t len);
-/* Sees every delivery, just before the receiver does (traces, metrics).
+/* Sees every delivery over the Internet (not the hops inside NAT boxes),
+ * just before the receiver does (traces, metrics).
  * Called at the arrival time; sent_at is when the datagram was sent. */
 typedef void (*knit_sim_net_tap_fn)(void *ctx, uint64_t sent_at,
                                     const struct knit_addr *src,
@@ -119,7 +132,16 @@ int knit_sim_net_add_host(struct knit_sim_net *net,
                           const struct knit_sim_host_config *cfg,
                           knit_sim_event_fn event, void *event_ctx,
                           struct knit_sim_host **out);
-/* Detaches host (see removal above) and frees it at the next step. The
+/* The same behind gateway, a box on this net (NULL: on the Internet, as
+ * knit_sim_net_add_host): cfg->addr is then the host's private address,
+ * unique within that box's realm only, and every datagram it sends goes
+ * to the box. KNIT_E_INVAL also for a box of another net. */
+int knit_sim_net_add_host_behind(struct knit_sim_net *net,
+                                 const struct knit_sim_host_config *cfg,
+                                 struct knit_sim_natbox *gateway,
+                                 knit_sim_event_fn event, void *event_ctx,
+                                 struct knit_sim_host **out);
+/* Detaches host, on the Internet or behind a box, (see removal above) and frees it at the next step. The
  * caller must not call into it afterwards; datagrams already sent from it
  * still arrive. No-op for NULL, a host of another net, or one removed
  * earlier in this step (before that, it is still allocated). */
@@ -130,8 +152,24 @@ void knit_sim_net_remove_host(struct knit_sim_net *net,
  * or recv, bad family), KNIT_E_EXISTS or KNIT_E_NOMEM. */
 int knit_sim_net_attach(struct knit_sim_net *net, const struct knit_addr *addr,
                         knit_sim_net_recv_fn recv, void *ctx);
-/* Detaches whatever endpoint holds addr, host or raw (a host is freed at the
- * next step, as by knit_sim_net_remove_host). KNIT_E_NOT_FOUND if none. */
+/* Attaches an IP-wide endpoint at ip (its port is ignored): it receives
+ * every datagram to that IP whose exact ip:port has no endpoint. One per IP;
+ * it does not stop exact endpoints from attaching at that IP. Errors as
+ * knit_sim_net_attach. */
+int knit_sim_net_attach_ip(struct knit_sim_net *net,
+                           const struct knit_addr *ip,
+                           knit_sim_net_recv_fn recv, void *ctx);
+/* The same inside gateway's realm (NULL: the Internet); for a box nested in
+ * another. Detached only by freeing the net. */
+int knit_sim_net_attach_ip_behind(struct knit_sim_net *net,
+                                  struct knit_sim_natbox *gateway,
+                                  const struct knit_addr *ip,
+                                  knit_sim_net_recv_fn recv, void *ctx);
+/* Detaches whatever endpoint on the Internet holds addr, host or raw (a host
+ * is freed at the next step, as by knit_sim_net_remove_host). With port 0:
+ * the exact endpoint at ip:0 if any, else the IP-wide one of that IP (so
+ * an IP-wide endpoint is detached by its IP with port 0). KNIT_E_NOT_FOUND
+ * if none. */
 int knit_sim_net_detach(struct knit_sim_net *net,
                         const struct knit_addr *addr);
 /* Sends a datagram from src, attached or not (a raw endpoint's sends, or a
@@ -140,10 +178,28 @@ void knit_sim_net_send(struct knit_sim_net *net, const struct knit_addr *src,
                        const struct knit_addr *dst, const uint8_t *pkt,
                        size_t len);
 
-/* The host attached at addr, or NULL (none, or a raw endpoint). */
+/* From inside gateway's realm (NULL: knit_sim_net_send): a datagram from
+ * src there, going out; it reaches the gateway after its LAN delay. A NAT
+ * box sends what it forwarded out so into its outer box. */
+void knit_sim_net_send_from(struct knit_sim_net *net,
+                            struct knit_sim_natbox *gateway,
+                            const struct knit_addr *src,
+                            const struct knit_addr *dst, const uint8_t *pkt,
+                            size_t len);
+/* Into gateway's realm: a datagram the box lets in (or hairpins) reaches
+ * whatever holds dst there after the box's LAN delay, or is blackholed.
+ * No-op for a NULL argument. */
+void knit_sim_net_send_inside(struct knit_sim_net *net,
+                              struct knit_sim_natbox *gateway,
+                              const struct knit_addr *src,
+                              const struct knit_addr *dst, const uint8_t *pkt,
+                              size_t len);
+
+/* The host attached at addr on the Internet, or NULL (none, a raw
+ * endpoint; hosts behind boxes are not found by address). */
 struct knit_sim_host *knit_sim_net_find_host(const struct knit_sim_net *net,
                                              const struct knit_addr *addr);
-/* Endpoints attached, hosts and raw. */
+/* Endpoints attached, hosts and raw, on the Internet or behind boxes. */
 size_t knit_sim_net_count(const struct knit_sim_net *net);
 /* NULL tap turns it off. */
 void knit_sim_net_set_tap(struct knit_sim_net *net, knit_sim_net_tap_fn tap,
@@ -160,7 +216,8 @@ void knit_sim_net_get_stats(const struct knit_sim_net *net,
 int knit_sim_net_host_stats(const struct knit_sim_net *net,
                             const struct knit_sim_host *host,
                             struct knit_sim_net_host_stats *out);
-/* The same for whatever endpoint holds addr. */
+/* The same for whatever endpoint on the Internet holds addr (port 0: as
+ * knit_sim_net_detach). */
 int knit_sim_net_addr_stats(const struct knit_sim_net *net,
                             const struct knit_addr *addr,
                             struct knit_sim_net_host_stats *out);
