@@ -261,6 +261,29 @@ static void pick_check(struct knit_dht_bucket *b, bool *need_check,
     *need_check = true;
 }
 
+/* Whether peer at addr may have a place in the table at all (not us, a
+ * dialable address), and if so its key and bucket. */
+static bool placeable(const struct knit_dht_table *t,
+                      const struct knit_peer_id *peer,
+                      const struct knit_addr *addr, struct knit_dht_key *key,
+                      unsigned *bi)
+{
+    if (!peer || !addr || !usable(addr) || knit_peer_id_equal(peer, &t->self))
+        return false;
+    knit_dht_key_of_peer(key, peer);
+    *bi = bucket_of(t, key);
+    return *bi < KNIT_DHT_KEY_BITS;
+}
+
+/* Bucket bi, allocated on first use; NULL when out of memory. */
+static struct knit_dht_bucket *bucket_get(struct knit_dht_table *t,
+                                          unsigned bi)
+{
+    if (!t->buckets[bi])
+        t->buckets[bi] = calloc(1, sizeof *t->buckets[bi]);
+    return t->buckets[bi];
+}
+
 int knit_dht_table_update(struct knit_dht_table *t,
                           const struct knit_peer_id *peer,
                           const struct knit_addr *addr, uint64_t now,
@@ -268,32 +291,24 @@ int knit_dht_table_update(struct knit_dht_table *t,
 {
     if (need_check)
         *need_check = false;
-    if (!peer || !addr || !usable(addr) || knit_peer_id_equal(peer, &t->self))
-        return KNIT_DHT_REFUSED;
     struct knit_dht_key key;
-    knit_dht_key_of_peer(&key, peer);
-    unsigned bi = bucket_of(t, &key);
-    if (bi >= KNIT_DHT_KEY_BITS)
+    unsigned bi;
+    if (!placeable(t, peer, addr, &key, &bi))
         return KNIT_DHT_REFUSED;
 
     struct knit_dht_bucket *b = t->buckets[bi];
-    if (b) {
-        long at = find_in(b->e, b->n, peer);
-        if (at >= 0) {
-            struct knit_dht_entry *e = &b->e[at];
-            e->addr = *addr;
-            e->last_seen = now;
-            e->failures = 0;
-            e->checking = false;
-            e->verified = true;
-            return KNIT_DHT_REFRESHED;
-        }
-    } else {
-        b = calloc(1, sizeof *b);
-        if (!b)
-            return KNIT_E_NOMEM;
-        t->buckets[bi] = b;
+    long at = b ? find_in(b->e, b->n, peer) : -1;
+    if (at >= 0) {
+        struct knit_dht_entry *e = &b->e[at];
+        e->addr = *addr;
+        e->last_seen = now;
+        e->failures = 0;
+        e->checking = false;
+        e->verified = true;
+        return KNIT_DHT_REFRESHED;
     }
+    if (!(b = bucket_get(t, bi)))
+        return KNIT_E_NOMEM;
 
     long in_cache = find_in(b->r, b->nr, peer);
     if (b->n < t->cfg.k) {
@@ -334,24 +349,17 @@ int knit_dht_table_restore(struct knit_dht_table *t,
                            const struct knit_peer_id *peer,
                            const struct knit_addr *addr, uint64_t last_seen)
 {
-    if (!peer || !addr || !usable(addr) || knit_peer_id_equal(peer, &t->self))
-        return KNIT_E_INVAL;
     struct knit_dht_key key;
-    knit_dht_key_of_peer(&key, peer);
-    unsigned bi = bucket_of(t, &key);
-    if (bi >= KNIT_DHT_KEY_BITS)
+    unsigned bi;
+    if (!placeable(t, peer, addr, &key, &bi))
         return KNIT_E_INVAL;
     struct knit_dht_bucket *b = t->buckets[bi];
     if (b && find_in(b->e, b->n, peer) >= 0)
         return KNIT_E_EXISTS;
     if (b && b->n >= t->cfg.k)
         return KNIT_E_LIMIT;
-    if (!b) {
-        b = calloc(1, sizeof *b);
-        if (!b)
-            return KNIT_E_NOMEM;
-        t->buckets[bi] = b;
-    }
+    if (!(b = bucket_get(t, bi)))
+        return KNIT_E_NOMEM;
     if (reserve(&b->e, &b->cap, b->n, t->cfg.k)) {
         free_if_empty(t, bi);
         return KNIT_E_NOMEM;
