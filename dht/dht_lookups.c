@@ -65,7 +65,9 @@ int dht_lookup_start(struct knit_dht *dht, uint8_t purpose,
     return KNIT_OK;
 }
 
-static void release(struct knit_dht *dht, struct dht_lookup *lk)
+/* Takes lk out of the lookup table and out of the requests still on their
+ * way for it (their answers then only tell the routing table). */
+static void detach(struct knit_dht *dht, struct dht_lookup *lk)
 {
     for (uint32_t i = 0; i < dht->request_cap; i++)
         if (dht->requests[i].id && dht->requests[i].lookup == lk)
@@ -73,6 +75,11 @@ static void release(struct knit_dht *dht, struct dht_lookup *lk)
     for (uint32_t i = 0; i < dht->cfg.max_lookups; i++)
         if (dht->lookups[i] == lk)
             dht->lookups[i] = NULL;
+}
+
+static void release(struct knit_dht *dht, struct dht_lookup *lk)
+{
+    detach(dht, lk);
     free(lk);
 }
 
@@ -138,12 +145,7 @@ static void finish(struct knit_dht *dht, struct dht_lookup *lk,
     }
     /* Out of the table first: the callback may start another lookup. The
      * record bytes must outlive the call, so the slot is freed after. */
-    for (uint32_t i = 0; i < dht->cfg.max_lookups; i++)
-        if (dht->lookups[i] == lk)
-            dht->lookups[i] = NULL;
-    for (uint32_t i = 0; i < dht->request_cap; i++)
-        if (dht->requests[i].id && dht->requests[i].lookup == lk)
-            dht->requests[i].lookup = NULL, dht->requests[i].purpose = 0;
+    detach(dht, lk);
     if (dht->env.found)
         dht->env.found(dht->env.ctx, &r);
     free(lk);
