@@ -1,5 +1,14 @@
+/* Loss recovery's bookkeeping for acknowledgements and losses: the state
+ * before anything is sent, which sends are accepted, ACKs in order and out
+ * of order, packet- and time-threshold loss detection, when an ACK yields
+ * an RTT sample, ACKs naming packets never sent (refused, nothing changed),
+ * the bound on tracked packets and how records are freed, callbacks that
+ * try to re-enter, and a long random walk that checks every packet is
+ * reported once and bytes in flight always add up. The probe timeout and
+ * persistent congestion are test_recovery_pto.c's. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,88 +20,7 @@
 #include "transport/error.h"
 #include "transport/io.h"
 
-#define MS 1000u
-#define MDS 1200u
-#define MAD (25 * MS)   /* the peer's max_ack_delay */
-#define LOG_MAX 16384
-
-/* What the callbacks reported, in order. */
-struct log {
-    uint64_t acked[LOG_MAX];
-    size_t n_acked;
-    uint64_t lost[LOG_MAX];
-    size_t n_lost;
-    uint32_t last_ref;
-    struct knit_recovery *r;     /* for the re-entrancy test */
-    int reentry_rc;
-};
-
-static void on_acked(void *ctx, const struct knit_sent_packet *p)
-{
-    struct log *l = ctx;
-    assert_true(l->n_acked < LOG_MAX);
-    l->acked[l->n_acked++] = p->pn;
-    l->last_ref = p->ref;
-}
-
-static void on_lost(void *ctx, const struct knit_sent_packet *p)
-{
-    struct log *l = ctx;
-    assert_true(l->n_lost < LOG_MAX);
-    l->lost[l->n_lost++] = p->pn;
-    l->last_ref = p->ref;
-}
-
-struct fixture {
-    struct knit_recovery *r;
-    struct log *log;
-    struct knit_recovery_callbacks cb;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->log = calloc(1, sizeof *f->log);
-    assert_non_null(f->log);
-    assert_int_equal(knit_recovery_new(&f->r, MDS, MAD), 0);
-    f->cb.ctx = f->log;
-    f->cb.on_acked = on_acked;
-    f->cb.on_lost = on_lost;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    knit_recovery_free(f->r);
-    free(f->log);
-    free(f);
-    return 0;
-}
-
-static void send_pkt(struct fixture *f, uint64_t pn, uint64_t now,
-                     bool ack_eliciting, bool in_flight)
-{
-    struct knit_sent_packet p = {
-        .pn = pn, .size = MDS, .ack_eliciting = ack_eliciting,
-        .in_flight = in_flight, .ref = (uint32_t)(pn * 10),
-    };
-    assert_int_equal(knit_recovery_on_packet_sent(f->r, &p, now), 0);
-}
-
-static void send_data(struct fixture *f, uint64_t pn, uint64_t now)
-{
-    send_pkt(f, pn, now, true, true);
-}
-
-static int ack1(struct fixture *f, uint64_t lo, uint64_t hi, uint64_t delay,
-                uint64_t now)
-{
-    struct knit_ack_range r = {lo, hi};
-    return knit_recovery_on_ack_received(f->r, &r, 1, delay, now, &f->cb);
-}
+#include "tests/support/recovery_fixtures.h"
 
 static void test_new_rejects_null(void **state)
 {
@@ -277,92 +205,6 @@ static void test_time_threshold_uses_latest_rtt(void **state)
     assert_int_equal(knit_recovery_timer(f->r), 425 * MS);
 }
 
-static void test_pto_fires_and_backs_off(void **state)
-{
-    struct fixture *f = *state;
-    send_data(f, 1, 0);
-    const uint64_t pto = 1024 * MS;    /* initial RTT, max_ack_delay 25 ms */
-    assert_int_equal(knit_recovery_timer(f->r), pto);
-
-    uint32_t probes = 0;
-    assert_int_equal(knit_recovery_on_timeout(f->r, pto - 1, &f->cb, &probes),
-                     0);
-    assert_int_equal(probes, 0);
-    assert_int_equal(knit_recovery_pto_count(f->r), 0);
-
-    assert_int_equal(knit_recovery_on_timeout(f->r, pto, &f->cb, &probes), 0);
-    assert_int_equal(probes, 2);
-    assert_int_equal(knit_recovery_pto_count(f->r), 1);
-    /* Nothing lost, window unchanged, the period doubled. */
-    assert_int_equal(f->log->n_lost, 0);
-    assert_int_equal(knit_recovery_bytes_in_flight(f->r), MDS);
-    assert_int_equal(knit_recovery_cc(f->r)->cwnd, 12000);
-    assert_int_equal(knit_recovery_timer(f->r), 2 * pto);
-
-    assert_int_equal(knit_recovery_on_timeout(f->r, 2 * pto, &f->cb, &probes),
-                     0);
-    assert_int_equal(knit_recovery_pto_count(f->r), 2);
-    assert_int_equal(knit_recovery_timer(f->r), 4 * pto);
-
-    /* Probes restart the timer from their send time, still backed off. */
-    send_data(f, 2, 4 * pto);
-    send_data(f, 3, 4 * pto);
-    assert_int_equal(knit_recovery_timer(f->r), 4 * pto + 4 * pto);
-    assert_int_equal(knit_recovery_bytes_in_flight(f->r), 3 * MDS);
-}
-
-static void test_pto_count_reset_on_ack(void **state)
-{
-    struct fixture *f = *state;
-    send_data(f, 1, 0);
-    uint32_t probes = 0;
-    uint64_t t = knit_recovery_timer(f->r);
-    assert_int_equal(knit_recovery_on_timeout(f->r, t, &f->cb, &probes), 0);
-    send_data(f, 2, t);
-    send_data(f, 3, t);
-    assert_int_equal(knit_recovery_pto_count(f->r), 1);
-
-    /* The original packet's late ACK still acknowledges something new. */
-    assert_int_equal(ack1(f, 1, 1, 0, t + 10 * MS), 0);
-    assert_int_equal(knit_recovery_pto_count(f->r), 0);
-    /* The RTT sample 1 took (t + 10 ms) and the PTO now uses it. */
-    const struct knit_rtt *rtt = knit_recovery_rtt(f->r);
-    assert_int_equal(rtt->latest, t + 10 * MS);
-    assert_int_equal(knit_recovery_timer(f->r),
-                     t + knit_rtt_pto(rtt, MAD));
-}
-
-static void test_duplicate_ack_keeps_pto_count(void **state)
-{
-    struct fixture *f = *state;
-    send_data(f, 1, 0);
-    send_data(f, 2, 0);
-    assert_int_equal(ack1(f, 1, 1, 0, 100 * MS), 0);
-    uint32_t probes = 0;
-    uint64_t t = knit_recovery_timer(f->r);
-    assert_int_equal(knit_recovery_on_timeout(f->r, t, &f->cb, &probes), 0);
-    assert_int_equal(probes, 2);
-    assert_int_equal(knit_recovery_pto_count(f->r), 1);
-    assert_int_equal(ack1(f, 1, 1, 0, t + 1), 0);
-    assert_int_equal(knit_recovery_pto_count(f->r), 1);
-}
-
-static void test_pto_backoff_capped(void **state)
-{
-    struct fixture *f = *state;
-    send_data(f, 1, 0);
-    uint32_t probes = 0;
-    for (int i = 0; i < 40; i++) {
-        uint64_t t = knit_recovery_timer(f->r);
-        assert_true(t <= KNIT_RECOVERY_MAX_PTO_US);
-        assert_int_equal(knit_recovery_on_timeout(f->r, t, &f->cb, &probes),
-                         0);
-        assert_int_equal(probes, 2);
-    }
-    assert_int_equal(knit_recovery_pto_count(f->r), 40);
-    assert_int_equal(knit_recovery_timer(f->r), KNIT_RECOVERY_MAX_PTO_US);
-}
-
 static void test_rtt_sample_rules(void **state)
 {
     struct fixture *f = *state;
@@ -434,64 +276,6 @@ static void test_unsent_pn_rejected_without_change(void **state)
     assert_int_equal(knit_recovery_on_ack_received(f->r, above + 1, 1, 0,
                                                    50 * MS, &f->cb), 0);
     assert_int_equal(f->log->n_acked, 3);
-}
-
-static void test_persistent_congestion(void **state)
-{
-    struct fixture *f = *state;
-    /* One RTT sample: srtt 100 ms, rttvar 50 ms, so the PTO is
-     * 100 + 200 + 25 = 325 ms and the persistent-congestion duration
-     * 975 ms. */
-    send_data(f, 1, 0);
-    assert_int_equal(ack1(f, 1, 1, 0, 100 * MS), 0);
-    /* Packets 2..8 from 200 ms to 1400 ms (1200 ms apart), 9 at 1500 ms. */
-    for (uint64_t pn = 2; pn <= 8; pn++)
-        send_data(f, pn, 200 * MS + (pn - 2) * 200 * MS);
-    send_data(f, 9, 1500 * MS);
-    /* At 1650 ms: sample 150 ms, smoothed 106.25 ms, rttvar 50 ms, so the
-     * duration is 3 * 331.25 = 993.75 ms < 1200 ms; 2..8 are all older
-     * than 9/8 * 150 ms. */
-    assert_int_equal(ack1(f, 9, 9, 0, 1650 * MS), 0);
-    assert_int_equal(f->log->n_lost, 7);
-    /* cwnd went to the 2400-byte minimum; then, as Appendix A processes
-     * acknowledgements after losses, packet 9 (no longer covered by a
-     * recovery period) grew it in slow start by its 1200 bytes. */
-    const struct knit_cc *cc = knit_recovery_cc(f->r);
-    assert_int_equal(cc->cwnd, 2400 + 1200);
-    assert_int_equal(cc->ssthresh, 6000);
-    assert_false(cc->in_recovery_epoch);
-    /* min_rtt restarts from the newest sample. */
-    assert_int_equal(knit_recovery_rtt(f->r)->min, 150 * MS);
-}
-
-static void test_no_persistent_congestion_across_an_ack(void **state)
-{
-    struct fixture *f = *state;
-    send_data(f, 1, 0);
-    assert_int_equal(ack1(f, 1, 1, 0, 100 * MS), 0);
-    for (uint64_t pn = 2; pn <= 8; pn++)
-        send_data(f, pn, 200 * MS + (pn - 2) * 200 * MS);
-    send_data(f, 9, 1500 * MS);
-    /* Packet 5 (sent at 800 ms) was delivered: the lost runs 2..4 and
-     * 6..8 span only 400 ms each. */
-    struct knit_ack_range r[] = {{9, 9}, {5, 5}};
-    assert_int_equal(knit_recovery_on_ack_received(f->r, r, 2, 0, 1600 * MS,
-                                                   &f->cb), 0);
-    assert_int_equal(f->log->n_lost, 6);
-    assert_int_equal(knit_recovery_cc(f->r)->cwnd, 6000);   /* halved */
-}
-
-static void test_no_persistent_congestion_before_rtt_sample(void **state)
-{
-    struct fixture *f = *state;
-    /* Same spread of losses, but no RTT sample existed when they were
-     * sent. */
-    for (uint64_t pn = 2; pn <= 8; pn++)
-        send_data(f, pn, (pn - 2) * 400 * MS);
-    send_data(f, 9, 3000 * MS);
-    assert_int_equal(ack1(f, 9, 9, 0, 3100 * MS), 0);
-    assert_int_equal(f->log->n_lost, 7);
-    assert_int_equal(knit_recovery_cc(f->r)->cwnd, 6000);
 }
 
 static void test_tracked_table_bound(void **state)
@@ -706,15 +490,8 @@ int main(void)
         T(test_packet_threshold_loss),
         T(test_time_threshold_loss),
         T(test_time_threshold_uses_latest_rtt),
-        T(test_pto_fires_and_backs_off),
-        T(test_pto_count_reset_on_ack),
-        T(test_duplicate_ack_keeps_pto_count),
-        T(test_pto_backoff_capped),
         T(test_rtt_sample_rules),
         T(test_unsent_pn_rejected_without_change),
-        T(test_persistent_congestion),
-        T(test_no_persistent_congestion_across_an_ack),
-        T(test_no_persistent_congestion_before_rtt_sample),
         T(test_tracked_table_bound),
         T(test_holes_reclaimed_behind_oldest),
         T(test_callbacks_cannot_reenter),
