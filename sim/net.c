@@ -1,6 +1,6 @@
 /* The virtual network: routing datagrams between endpoints (directly, or
  * through the NAT boxes a host sits behind), per-pair delay and jitter,
- * loss, counters, and the public API. The endpoint table is in
+ * uplinks, loss, counters, and the public API. The endpoint table is in
  * sim/net_table.c. */
 #include "sim/net.h"
 
@@ -14,10 +14,24 @@
 
 /* ---- delay and jitter -------------------------------------------------------- */
 
+/* The scenario's model; ports zeroed so that it cannot tell them apart. */
+static uint64_t model_delay(const struct knit_sim_net *net,
+                            const struct knit_addr *a,
+                            const struct knit_addr *b)
+{
+    struct knit_addr ia = *a, ib = *b;
+    ia.port = 0;
+    ib.port = 0;
+    uint64_t d = net->cfg.delay_fn(net->cfg.delay_ctx, &ia, &ib);
+    return d < KNIT_SIM_NET_MAX_DELAY_US ? d : KNIT_SIM_NET_MAX_DELAY_US;
+}
+
 uint64_t knit_sim_net_delay(const struct knit_sim_net *net,
                             const struct knit_addr *a,
                             const struct knit_addr *b)
 {
+    if (net->cfg.delay_fn)
+        return model_delay(net, a, b);
     uint64_t ka = net_ip_key(a), kb = net_ip_key(b);
     uint64_t lo = ka < kb ? ka : kb, hi = ka < kb ? kb : ka;
     uint64_t h = net_mix64(net->delay_key ^ net_mix64(lo ^ net_mix64(hi)));
@@ -51,6 +65,39 @@ static uint64_t jitter(const struct knit_sim_net *net,
     if (v1 >= v0)
         return v0 + (v1 - v0) * off / period;
     return v0 - ((v0 - v1) * off + period - 1) / period;
+}
+
+/* ---- uplinks ------------------------------------------------------------------ */
+
+/* Bits per byte times microseconds per second: len bytes at rate_bps take
+ * len * BIT_MICROS / rate_bps microseconds. */
+#define BIT_MICROS 8000000ull
+
+/* Whether ep's uplink takes a datagram of len bytes now, and if so when it
+ * leaves. Without a rate it leaves at once, unless datagrams queued under
+ * an earlier rate are still waiting: it never overtakes them. */
+static bool uplink_admit(struct endpoint *ep, uint64_t now, size_t len,
+                         uint64_t *leave)
+{
+    uint64_t start = ep->uplink_busy_until > now ? ep->uplink_busy_until
+                                                 : now;
+    uint64_t rate = ep->uplink_bps;
+    *leave = start;
+    if (rate == 0)
+        return true;
+    uint64_t backlog_us = start - now;
+    /* A product past 2^64 is far beyond any 32-bit queue. */
+    uint64_t backlog = backlog_us > UINT64_MAX / rate
+                           ? UINT64_MAX
+                           : backlog_us * rate / BIT_MICROS;
+    if (backlog > ep->uplink_queue || len > ep->uplink_queue - backlog)
+        return false;
+    /* len <= KNIT_SIM_NET_MAX_PACKET, so this stays below 2^40. */
+    uint64_t bit_us = (uint64_t)len * BIT_MICROS;
+    uint64_t took = bit_us / rate + (bit_us % rate != 0);
+    uint64_t end = start + took;
+    ep->uplink_busy_until = end < start ? UINT64_MAX : end;
+    return true;
 }
 
 /* ---- sending and arriving ---------------------------------------------------- */
@@ -118,23 +165,32 @@ static void route(struct knit_sim_net *net, struct endpoint *from,
         net->stats.dropped++;
         return;
     }
+    uint64_t now = knit_sim_now(net->engine);
+    /* The sender's link is busy whatever becomes of the datagram later. */
+    uint64_t leave = now;
+    if (from && !uplink_admit(from, now, len, &leave)) {
+        net->stats.queue_dropped++;
+        from->stats.tx_queue_dropped++;
+        return;
+    }
     if (!up && !net_receiver(net, realm, dst)) {
         net->stats.blackholed++;
         return;
     }
-    uint64_t now = knit_sim_now(net->engine);
     uint64_t at;
     if (realm) {
-        at = now + knit_sim_natbox_lan_delay(realm);
-        at = at < now ? UINT64_MAX : at;
+        at = leave + knit_sim_natbox_lan_delay(realm);
+        at = at < leave ? UINT64_MAX : at;
     } else {
         if (knit_rng_chance(&net->rng, net->cfg.loss)) {
             net->stats.lost++;
             return;
         }
-        at = now + knit_sim_net_delay(net, src, dst);
-        at = at < now ? UINT64_MAX : at;
-        uint64_t late = at + jitter(net, src, dst, now);
+        at = leave + knit_sim_net_delay(net, src, dst);
+        at = at < leave ? UINT64_MAX : at;
+        /* Taken at the leave time, which never goes back for one sender,
+         * so the uplink keeps the jitter's promise of order. */
+        uint64_t late = at + jitter(net, src, dst, leave);
         at = late < at ? UINT64_MAX : late;
     }
 
@@ -422,6 +478,21 @@ static struct endpoint *host_endpoint(const struct knit_sim_net *net,
         return ep;
     ep = net->table[net_probe_host(net, host, net_host_hash(host))].ep;
     return ep && ep->host == host ? ep : NULL;
+}
+
+int knit_sim_net_set_uplink(struct knit_sim_net *net,
+                            const struct knit_sim_host *host,
+                            uint64_t rate_bps, uint32_t queue_bytes)
+{
+    if (!net || !host)
+        return KNIT_E_INVAL;
+    struct endpoint *ep = host_endpoint(net, host);
+    if (!ep)
+        return KNIT_E_NOT_FOUND;
+    /* uplink_busy_until stays: what is queued leaves as planned. */
+    ep->uplink_bps = rate_bps;
+    ep->uplink_queue = queue_bytes;
+    return KNIT_OK;
 }
 
 void knit_sim_net_remove_host(struct knit_sim_net *net,

@@ -15,11 +15,37 @@
  * blackholed; it is lost with probability loss; otherwise it arrives after
  * the delay of its pair of IP addresses plus a jitter. A datagram whose
  * destination is gone by the time it arrives is blackholed then.
+ * Just after the size check, a datagram from an endpoint with an uplink
+ * (below) queues for it, or is queue_dropped when its queue is full; it
+ * then meets the other fates from the time it leaves the uplink.
  *
  * Delay: fixed per unordered pair of IP addresses (ports play no part, so
  * every port of a machine, and later every mapping of a NAT, sees the same
  * path), symmetric, drawn from a hash of the two IPs and the seed, uniform
  * in [min_delay_us, max_delay_us]. knit_sim_net_delay() says what it is.
+ * A scenario with a delay model of its own (a geography, say) sets
+ * delay_fn instead: the pair's delay is then delay_fn(delay_ctx, a, b),
+ * called per datagram with both ports zeroed, capped at
+ * KNIT_SIM_NET_MAX_DELAY_US; min and max are ignored (but still checked).
+ * delay_fn must be a pure function of the two IPs, symmetric and the same
+ * at every call, or the promises below on order and determinism break.
+ *
+ * Uplink: by default an endpoint sends at no cost. knit_sim_net_set_uplink
+ * gives a host a serialising link of rate_bps with a drop-tail queue of
+ * queue_bytes: each datagram it sends (payload bytes only, no header
+ * overhead) leaves at max(now, busy_until), when its first bit goes (so
+ * a lone datagram on an idle link is not delayed), and busy_until moves
+ * on by ceil(len * 8e6 / rate_bps) microseconds (integer arithmetic, so
+ * runs stay exact). A datagram is queue_dropped, and costs the link nothing, if
+ * the backlog, floor((busy_until - now) * rate_bps / 8e6) bytes, plus its
+ * len would exceed queue_bytes; so one longer than queue_bytes never
+ * goes. The path delay (and jitter, taken at the leave time) counts from
+ * the leave time; the tap's sent_at stays the time it was handed over. A host on the Internet queues for the Internet; a host
+ * behind a box queues for the hop up to its box (then the box's LAN
+ * delay), and what the box forwards on does not queue again. The uplink
+ * applies to every datagram counted as the host's tx, those sent with
+ * knit_sim_net_send(_from) from its address included. Datagrams from one
+ * host leave in send order, even across a change of rate.
  *
  * Jitter: an extra 0..jitter_us that drifts with time rather than being
  * drawn afresh per datagram. For each direction of an IP pair it moves
@@ -72,6 +98,13 @@ struct knit_sim_natbox;
 #define KNIT_SIM_NET_MAX_PACKET 65535
 /* Largest jitter_us accepted (one minute). */
 #define KNIT_SIM_NET_MAX_JITTER_US 60000000ull
+/* What a delay_fn's answer is capped at (one minute). */
+#define KNIT_SIM_NET_MAX_DELAY_US 60000000ull
+
+/* A pair's one-way delay in microseconds; a and b have port 0. */
+typedef uint64_t (*knit_sim_net_delay_fn)(void *ctx,
+                                          const struct knit_addr *a,
+                                          const struct knit_addr *b);
 
 struct knit_sim_net_config {
     uint64_t seed;
@@ -79,10 +112,15 @@ struct knit_sim_net_config {
     uint64_t max_delay_us;   /* >= min_delay_us */
     uint64_t jitter_us;      /* drifting extra delay 0..jitter_us, see above */
     double loss;             /* probability a datagram is lost, 0..1 */
+    /* Optional (NULL: the hashed uniform delay): the delay model, above. */
+    knit_sim_net_delay_fn delay_fn;
+    void *delay_ctx;
 };
 
 /* Every datagram sent ends up in exactly one of delivered, lost,
- * blackholed or dropped, or is still in flight. */
+ * blackholed, dropped or queue_dropped, or is still in flight:
+ * sent == delivered + lost + blackholed + dropped + queue_dropped
+ *         + knit_sim_net_in_flight(). */
 struct knit_sim_net_stats {
     uint64_t sent;            /* handed to the net */
     uint64_t delivered;
@@ -92,13 +130,16 @@ struct knit_sim_net_stats {
     uint64_t dropped;         /* over KNIT_SIM_NET_MAX_PACKET, or no memory */
     uint64_t bytes_sent;
     uint64_t bytes_delivered;
+    uint64_t queue_dropped;   /* its sender's uplink queue was full */
 };
 
 /* Per endpoint, from its attachment on: what it sent (whatever became of
- * it) and what was delivered to it. Gone with the endpoint. */
+ * it; tx_queue_dropped of those found its uplink queue full) and what was
+ * delivered to it. Gone with the endpoint. */
 struct knit_sim_net_host_stats {
     uint64_t tx_packets, tx_bytes;
     uint64_t rx_packets, rx_bytes;
+    uint64_t tx_queue_dropped;
 };
 
 /* A raw endpoint's receive hook; pkt is valid only during the call. */
@@ -195,6 +236,16 @@ void knit_sim_net_send_inside(struct knit_sim_net *net,
                               const struct knit_addr *dst, const uint8_t *pkt,
                               size_t len);
 
+/* Gives host (on the Internet or behind a box) an uplink of rate_bps bits
+ * per second with a drop-tail queue of queue_bytes, see above; rate_bps 0
+ * (the default) takes the limit off. A datagram already queued keeps its
+ * leave time, and a later one never leaves before it. Returns 0,
+ * KNIT_E_INVAL (NULL argument) or KNIT_E_NOT_FOUND (host not attached to
+ * this net). */
+int knit_sim_net_set_uplink(struct knit_sim_net *net,
+                            const struct knit_sim_host *host,
+                            uint64_t rate_bps, uint32_t queue_bytes);
+
 /* The host attached at addr on the Internet, or NULL (none, a raw
  * endpoint; hosts behind boxes are not found by address). */
 struct knit_sim_host *knit_sim_net_find_host(const struct knit_sim_net *net,
@@ -205,7 +256,8 @@ size_t knit_sim_net_count(const struct knit_sim_net *net);
 void knit_sim_net_set_tap(struct knit_sim_net *net, knit_sim_net_tap_fn tap,
                           void *ctx);
 
-/* The fixed one-way delay between the IPs of a and b, jitter excluded. */
+/* The fixed one-way delay between the IPs of a and b, jitter and uplink
+ * excluded (delay_fn's answer, capped, when there is one). */
 uint64_t knit_sim_net_delay(const struct knit_sim_net *net,
                             const struct knit_addr *a,
                             const struct knit_addr *b);

@@ -13,18 +13,23 @@
 /* The endpoint table starts this big and never shrinks below it. */
 #define MIN_TABLE 64
 
+/* Ordered so the small fields fill what would be padding: there may be
+ * 100 000 of these. */
 struct endpoint {
     struct knit_sim_net *net;
     struct knit_addr addr;          /* port 0 when wide */
+    uint32_t uplink_queue;          /* bytes, see knit_sim_net_set_uplink */
     struct knit_sim_natbox *realm;  /* NULL: the Internet */
-    bool wide;                      /* every port of addr's IP */
     struct knit_sim_host *host;     /* NULL: a raw endpoint */
     knit_sim_event_fn event;        /* host */
     knit_sim_net_recv_fn recv;      /* raw */
     void *ctx;
-    bool detached;
     struct endpoint *next_dead;
     struct knit_sim_net_host_stats stats;
+    uint64_t uplink_bps;            /* 0: unlimited */
+    uint64_t uplink_busy_until;     /* when the uplink's last datagram left */
+    bool wide;                      /* every port of addr's IP */
+    bool detached;
 };
 
 enum { KEY_ADDR = 0, KEY_HOST = 1 };

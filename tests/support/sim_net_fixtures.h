@@ -62,7 +62,8 @@ static inline void assert_accounted(const struct knit_sim_net *n)
 {
     struct knit_sim_net_stats st = stats_of(n);
     assert_int_equal(st.sent, st.delivered + st.lost + st.blackholed +
-                                  st.dropped + knit_sim_net_in_flight(n));
+                                  st.dropped + st.queue_dropped +
+                                  knit_sim_net_in_flight(n));
 }
 
 #endif
