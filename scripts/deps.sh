@@ -9,8 +9,9 @@ set -eu
 build_pkgs="cmake ninja-build pkg-config gcc libc6-dev libsodium-dev libuv1-dev
  libmsgpack-dev libcbor-dev libcmocka-dev"
 # clang + compiler-rt: libFuzzer and the ASan+UBSan build; llvm: symbolised
-# sanitizer reports; iproute2 + nftables: the natlab network namespaces.
-test_pkgs="clang libclang-rt-14-dev llvm iproute2 nftables procps"
+# sanitizer reports; iproute2 + nftables: the natlab network namespaces;
+# gnuplot-nox: knit-sim plot and its test.
+test_pkgs="clang libclang-rt-14-dev llvm iproute2 nftables procps gnuplot-nox"
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;
