@@ -83,7 +83,8 @@ struct knit_scenario {
     /* latency access MIN MAX: each host's (each NAT box's) access delay,
      * uniform, fixed per host. latency core MIN MAX: one-way delay between
      * two regions, uniform, fixed per region pair; within a region it is
-     * MIN. regions N (1..64): hosts are spread evenly over them. A packet's
+     * MIN. regions N (1..64): each host (each NAT box) is in one of them,
+     * drawn from a hash of the seed and its IP. A packet's
      * one-way delay is access(a) + core(region a, region b) + access(b),
      * plus jitter. */
     uint64_t access_min_us, access_max_us;
