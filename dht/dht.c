@@ -68,6 +68,7 @@ int knit_dht_new(struct knit_dht **out, const struct knit_peer_id *self,
     }
     knit_dht_table_init(&dht->table, self, &dht->cfg.table);
     knit_dht_store_init(&dht->store, &dht->cfg.store);
+    dht->store.verified = env->records;
     dht->next_id = 1;
     dht->next_handle = 1;
     dht->publish_at = KNIT_NO_DEADLINE;
@@ -84,6 +85,7 @@ void knit_dht_free(struct knit_dht *dht)
     dht_lookups_free(dht);
     free(dht->lookups);
     free(dht->requests);
+    free(dht->own_record);
     knit_dht_table_free(&dht->table);
     knit_dht_store_free(&dht->store);
     free(dht);
@@ -443,7 +445,8 @@ int knit_dht_restore_record(struct knit_dht *dht, const uint8_t *envelope,
                             size_t len, uint64_t now)
 {
     struct knit_peer_record rec;
-    int err = knit_record_verify(&rec, envelope, len);
+    int err = knit_record_verify_cached(dht->env.records, &rec, envelope,
+                                        len);
     if (err)
         return err;
     /* Attributed to its own peer, so the per-sender limit does not cap a
@@ -470,10 +473,11 @@ int knit_dht_bootstrap(struct knit_dht *dht, uint64_t now)
 int knit_dht_set_own_record(struct knit_dht *dht, const uint8_t *envelope,
                             size_t len, uint64_t now)
 {
-    if (len == 0 || len > sizeof dht->own_record)
+    if (len == 0 || len > KNIT_RECORD_MAX_BYTES)
         return KNIT_E_TOO_BIG;
     struct knit_peer_record rec;
-    int err = knit_record_verify(&rec, envelope, len);
+    int err = knit_record_verify_cached(dht->env.records, &rec, envelope,
+                                        len);
     if (err)
         return err;
     if (!knit_peer_id_equal(&rec.peer, &dht->self))
@@ -482,7 +486,12 @@ int knit_dht_set_own_record(struct knit_dht *dht, const uint8_t *envelope,
                              dht->env.unix_time_s(dht->env.ctx, now), NULL);
     if (err && err != KNIT_E_STALE)
         return err;
-    memcpy(dht->own_record, envelope, len);
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return KNIT_E_NOMEM;
+    memcpy(copy, envelope, len);
+    free(dht->own_record);
+    dht->own_record = copy;
     dht->own_record_len = len;
     /* Publish now if we are part of the network, else when we join. */
     if (dht->joined)

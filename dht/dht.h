@@ -73,6 +73,9 @@ struct knit_dht_env {
     void (*found)(void *ctx, const struct knit_dht_result *r);
     /* Something worth a debug line; may be NULL. */
     void (*log)(void *ctx, uint64_t now, const char *message);
+    /* Records already seen to verify (proto/record_cache.h), shared with
+     * the node's sessions; NULL: none. */
+    struct knit_record_cache *records;
 };
 
 struct knit_dht_stats {

@@ -58,7 +58,7 @@ struct knit_dht {
     uint32_t request_cap;
     uint64_t next_id;
     uint64_t next_handle;
-    uint8_t own_record[KNIT_RECORD_MAX_BYTES];
+    uint8_t *own_record;               /* own_record_len bytes, heap */
     size_t own_record_len;
     uint64_t publish_at;               /* KNIT_NO_DEADLINE: not due */
     uint64_t refresh_at;

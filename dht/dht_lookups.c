@@ -121,7 +121,8 @@ static void finish(struct knit_dht *dht, struct dht_lookup *lk,
     };
     struct knit_peer_record rec;
     if (lk->record_len &&
-        knit_record_verify(&rec, lk->record, lk->record_len) == KNIT_OK) {
+        knit_record_verify_cached(dht->env.records, &rec, lk->record,
+                                  lk->record_len) == KNIT_OK) {
         dht->stats.lookups_found++;
         r.record = &rec;
         r.envelope = lk->record;
@@ -179,12 +180,13 @@ void dht_lookup_pump(struct knit_dht *dht, struct dht_lookup *lk,
 }
 
 /* Keeps the newest verified record of the target. */
-static void take_record(struct dht_lookup *lk, const struct knit_dht_msg *msg,
-                        uint16_t hop)
+static void take_record(struct knit_dht *dht, struct dht_lookup *lk,
+                        const struct knit_dht_msg *msg, uint16_t hop)
 {
     struct knit_peer_record rec;
     if (!msg->record_len || msg->record_len > sizeof lk->record ||
-        knit_record_verify(&rec, msg->record, msg->record_len) != KNIT_OK ||
+        knit_record_verify_cached(dht->env.records, &rec, msg->record,
+                                  msg->record_len) != KNIT_OK ||
         !knit_peer_id_equal(&rec.peer, &lk->target))
         return;
     if (lk->record_len && rec.seq <= lk->record_seq)
@@ -205,7 +207,7 @@ void dht_lookup_answer(struct knit_dht *dht, struct dht_lookup *lk,
     uint16_t hop = c ? c->hop : 1;
     knit_dht_lookup_answered(&lk->l, peer, msg->peers, msg->peer_count, now);
     if (lk->purpose == PURPOSE_FIND) {
-        take_record(lk, msg, hop);
+        take_record(dht, lk, msg, hop);
         /* A record is what we came for: Kademlia's FIND_VALUE stops at
          * the first one. */
         if (lk->record_len)

@@ -114,7 +114,7 @@ int knit_dht_store_put(struct knit_dht_store *s,
         return KNIT_E_TOO_BIG;
     /* About 4 KiB, once per put: the stack is fine. */
     struct knit_peer_record r;
-    int err = knit_record_verify(&r, envelope, len);
+    int err = knit_record_verify_cached(s->verified, &r, envelope, len);
     if (err)
         return err;
     if ((err = check_time(&s->cfg, r.issued, unix_s)))

@@ -52,6 +52,9 @@ struct knit_dht_stored {
 
 struct knit_dht_store {
     struct knit_dht_store_config cfg;
+    /* Records already seen to verify (proto/record_cache.h); NULL: none.
+     * Set by the owner after knit_dht_store_init. */
+    struct knit_record_cache *verified;
     struct knit_dht_stored *records;
     size_t count, cap;
 };

@@ -49,12 +49,14 @@ int knit_index_table_add(struct knit_index_table *t, uint32_t index,
 {
     if (!index || knit_index_table_find(t, index))
         return KNIT_E_INVAL;
-    /* Keep the load (live + tombstones) under one half. */
+    /* Keep the load (live + tombstones) under one half; a rehash leaves it
+     * at most a quarter, in a table sized for what is live now, so one
+     * that grew for a burst of sessions shrinks again. */
     if ((t->used + t->tombstones + 1) * 2 > t->cap) {
-        size_t cap = t->cap ? t->cap : 16;
-        while ((t->used + 1) * 2 > cap)
+        size_t cap = 16;
+        while ((t->used + 1) * 4 > cap)
             cap *= 2;
-        int err = rehash(t, (t->used + 1) * 4 > cap ? cap * 2 : cap);
+        int err = rehash(t, cap);
         if (err)
             return err;
     }
@@ -100,4 +102,6 @@ void knit_index_table_remove(struct knit_index_table *t, uint32_t index)
     e->session = NULL;
     t->used--;
     t->tombstones++;
+    if (t->used == 0)
+        knit_index_table_free(t);   /* nothing live: give it all back */
 }

@@ -100,8 +100,23 @@ static void env_event(void *ctx, struct knit_session *s,
     node->in_event--;
 }
 
+static void env_died(void *ctx, struct knit_session *s)
+{
+    struct knit_node *node = ctx;
+    node->dead_sessions++;
+    node->granted -= knit_session_window(s);
+}
+
+static void env_touched(void *ctx, struct knit_session *s)
+{
+    struct knit_node *node = ctx;
+    session_timers_touched(&node->timers, s);
+}
+
+/* peer_x: the peer's X25519 key if already converted, else NULL. */
 static int new_session(struct knit_node *node, const struct knit_peer_id *peer,
-                       uint64_t now, struct knit_session **out)
+                       const uint8_t *peer_x, uint64_t now,
+                       struct knit_session **out)
 {
     if (node->session_count >= node->max_sessions)
         return KNIT_E_TOO_BIG;
@@ -118,23 +133,38 @@ static int new_session(struct knit_node *node, const struct knit_peer_id *peer,
         .ctx = node, .self = &node->identity, .hello = &node->hello,
         .send = env_send, .random = env_random, .new_index = env_new_index,
         .drop_index = env_drop_index, .unix_time_us = env_unix_time,
-        .event = env_event,
+        .event = env_event, .records = node->record_cache,
+        .died = env_died, .touched = env_touched,
     };
     /* The node's receive budget is shared out as sessions come: each gets
-     * its default window or what is left, but at least a small one. */
-    uint64_t granted = 0;
-    for (size_t i = 0; i < node->session_count; i++)
-        if (!knit_session_is_dead(node->sessions[i]))
-            granted += knit_session_window(node->sessions[i]);
+     * its default window or what is left, but at least a small one. What
+     * the live sessions hold is kept as a sum (a death gives its share
+     * back), not added up again for every new session. */
+    uint64_t granted = node->granted;
+    uint8_t converted[32];
+    if (!peer_x) {
+        if (knit_key_cache_convert(node->key_cache, converted,
+                                   peer->pubkey) != KNIT_OK)
+            return KNIT_E_KEY_MISMATCH;
+        peer_x = converted;
+    }
     struct knit_session_config cfg = node->session_cfg;
     uint64_t left = node->receive_budget > granted
                         ? node->receive_budget - granted : 0;
     if (cfg.conn.max_data > left)
         cfg.conn.max_data = left > KNIT_NODE_MIN_WINDOW ? left
                                                         : KNIT_NODE_MIN_WINDOW;
-    int err = knit_session_new(out, &env, &cfg, peer, now);
+    int err = knit_session_new_with_static(out, &env, &cfg, peer, peer_x,
+                                           now);
     if (err)
         return err;
+    err = session_timers_add(&node->timers, *out);
+    if (err) {
+        knit_session_free(*out);
+        *out = NULL;
+        return err;
+    }
+    node->granted += knit_session_window(*out);
     node->sessions[node->session_count++] = *out;
     return KNIT_OK;
 }
@@ -145,8 +175,11 @@ static int new_session(struct knit_node *node, const struct knit_peer_id *peer,
  * that raised the event, or the table being walked, must outlive that. */
 static void reap_sessions(struct knit_node *node)
 {
-    if (node->in_event)
+    /* Only a death makes the walk worth it: a DHT server keeps hundreds
+     * of sessions, and this runs after every packet. */
+    if (node->in_event || node->dead_sessions == 0)
         return;
+    node->dead_sessions = 0;
     for (size_t i = 0; i < node->session_count;) {
         struct knit_session *s = node->sessions[i];
         if (!knit_session_is_dead(s)) {
@@ -156,7 +189,17 @@ static void reap_sessions(struct knit_node *node)
         node_services_forget(node, s);
         node_dht_session_down(node, s);
         node->sessions[i] = node->sessions[--node->session_count];
+        session_timers_remove(&node->timers, s);
         knit_session_free(s);
+    }
+    /* A burst of sessions gone (a DHT join): give the room back. */
+    if (node->session_cap > 8 && node->session_count <= node->session_cap / 4) {
+        struct knit_session **sessions = realloc(
+            node->sessions, node->session_cap / 2 * sizeof *sessions);
+        if (sessions) {
+            node->sessions = sessions;
+            node->session_cap /= 2;
+        }
     }
 }
 
@@ -206,13 +249,14 @@ static int on_initiation(struct knit_node *node, int sock,
     if (under_load(node, now) && verdict != KNIT_COOKIE_MAC2_OK)
         return send_cookie_reply(node, sock, from, pkt, len, now);
     if (!node->ratelimit) {
-        /* 64 KiB, so only nodes that are dialled pay for it. */
-        node->ratelimit = malloc(sizeof *node->ratelimit);
-        if (!node->ratelimit)
-            return KNIT_E_NOMEM;
-        knit_ratelimit_init(node->ratelimit, node->ratelimit_key, 0, 0);
+        /* 64 KiB by default, so only nodes that are dialled pay for it. */
+        int err = knit_ratelimit_table_new(&node->ratelimit,
+                                           node->ratelimit_slots,
+                                           node->ratelimit_key, 0, 0);
+        if (err)
+            return err;
     }
-    if (!knit_ratelimit_allow(node->ratelimit, from, now)) {
+    if (!knit_ratelimit_table_allow(node->ratelimit, from, now)) {
         node->stats.handshakes_rate_limited++;
         return KNIT_E_AGAIN;
     }
@@ -228,17 +272,27 @@ static int on_initiation(struct knit_node *node, int sock,
     if (err)
         return err;
     struct knit_hello hello;
-    uint8_t x[32];
     err = knit_hello_decode(&hello, hello_buf, hello_len);
     /* The hello names an Ed25519 key; Noise authenticated its Curve25519
-     * form. They must be one key, or the peer ID is a claim, not a fact. */
-    if (err == KNIT_OK &&
-        (crypto_sign_ed25519_pk_to_curve25519(x, hello.peer.pubkey) != 0 ||
-         sodium_memcmp(x, knit_noise_remote_static(&hs), 32) != 0))
-        err = KNIT_E_KEY_MISMATCH;
+     * form. They must be one key, or the peer ID is a claim, not a fact.
+     * A session with that peer ID holds the conversion already (it made
+     * it when created); otherwise it is made here, once, and handed to
+     * the new session. */
     struct knit_session *s = NULL;
-    if (err == KNIT_OK && !(s = node_find_session(node, &hello.peer)))
-        err = new_session(node, &hello.peer, now, &s);
+    const uint8_t *x = NULL;
+    uint8_t converted[32];
+    if (err == KNIT_OK) {
+        s = node_find_session(node, &hello.peer);
+        if (s)
+            x = knit_session_peer_static(s);
+        else if (knit_key_cache_convert(node->key_cache, converted,
+                                        hello.peer.pubkey) == KNIT_OK)
+            x = converted;
+        if (!x || sodium_memcmp(x, knit_noise_remote_static(&hs), 32) != 0)
+            err = KNIT_E_KEY_MISMATCH;
+    }
+    if (err == KNIT_OK && !s)
+        err = new_session(node, &hello.peer, converted, now, &s);
     if (err == KNIT_OK)
         err = knit_session_on_initiation(s, &hs, sender, &hello, sock, from,
                                          now);
@@ -302,24 +356,36 @@ int knit_node_receive(struct knit_node *node, uint64_t now, int sock,
 
 uint64_t knit_node_next_deadline(const struct knit_node *node)
 {
+    /* The timer heap is a cache of the sessions' own deadlines. */
+    struct session_timers *timers = (struct session_timers *)&node->timers;
+    session_timers_refresh(timers);
     uint64_t next = node_dht_deadline(node);
-    for (size_t i = 0; i < node->session_count; i++) {
-        uint64_t t = knit_session_next_deadline(node->sessions[i]);
-        if (t < next)
-            next = t;
-    }
-    return next;
+    uint64_t t = session_timers_next(timers);
+    return t < next ? t : next;
 }
 
 void knit_node_timeout(struct knit_node *node, uint64_t now)
 {
     node->now = now;
-    /* A session's callbacks may add sessions; walk a stable count. */
-    size_t count = node->session_count;
-    for (size_t i = 0; i < count && i < node->session_count; i++) {
-        struct knit_session *s = node->sessions[i];
-        if (knit_session_next_deadline(s) <= now)
-            knit_session_on_timeout(s, now);
+    session_timers_refresh(&node->timers);
+    /* The sessions due now; each is asked again before it runs, since an
+     * earlier one's callbacks may have changed it. Nothing is freed before
+     * the reap at the end, and sessions added meanwhile wait for the next
+     * call (their deadline is in the heap by then). */
+    struct knit_session **due;
+    size_t n = session_timers_due(&node->timers, now, &due);
+    for (size_t i = 0; i < n; i++)
+        if (knit_session_next_deadline(due[i]) <= now)
+            knit_session_on_timeout(due[i], now);
+    free(due);
+    if (n == 0 && session_timers_next(&node->timers) <= now) {
+        /* No memory for the list: walk them all, a stable count. */
+        size_t count = node->session_count;
+        for (size_t i = 0; i < count && i < node->session_count; i++) {
+            struct knit_session *s = node->sessions[i];
+            if (knit_session_next_deadline(s) <= now)
+                knit_session_on_timeout(s, now);
+        }
     }
     node->in_event++;   /* the DHT may dial: keep the table still */
     node_dht_timeout(node, now);
@@ -373,6 +439,8 @@ int knit_node_new(struct knit_node **out, const struct knit_node_config *cfg,
     }
     if (served + 3 > KNIT_HELLO_MAX_PROTOCOLS)
         return KNIT_E_TOO_BIG;
+    if (cfg->handshake_ratelimit_slots > KNIT_RATELIMIT_MAX_SLOTS)
+        return KNIT_E_INVAL;
     struct knit_node *node = calloc(1, sizeof *node);
     if (!node)
         return KNIT_E_NOMEM;
@@ -387,15 +455,35 @@ int knit_node_new(struct knit_node **out, const struct knit_node_config *cfg,
     node->load_threshold = cfg->handshake_load_threshold
                                ? cfg->handshake_load_threshold : 100;
     node->max_sessions = cfg->max_sessions ? cfg->max_sessions : 4096;
+    node->ratelimit_slots = cfg->handshake_ratelimit_slots;
     node->receive_budget = cfg->receive_budget ? cfg->receive_budget
                                                : 256ull << 20;
     node->load_window_start = now;
     node->served = cfg->protocols;
     node->now = now;
     knit_index_table_init(&node->indices);
+    session_timers_init(&node->timers);
     knit_cookie_checker_init(&node->cookie_checker, node->identity.x_public);
     io->random(io->ctx, node->ratelimit_key, sizeof node->ratelimit_key);
-    int err = node_dht_init(node, cfg, now);
+    node->key_cache = cfg->key_cache;
+    node->record_cache = cfg->record_cache;
+    int err = KNIT_OK;
+    if (!node->record_cache) {
+        /* Its key comes from our secret rather than from io->random, so
+         * that adding it left every random draw of a seeded node (the
+         * simulator's) where it was. */
+        static const char label[] = "knit record cache key";
+        uint8_t cache_key[32];
+        crypto_generichash(cache_key, sizeof cache_key,
+                           (const uint8_t *)label, sizeof label - 1,
+                           node->identity.x_secret,
+                           sizeof node->identity.x_secret);
+        err = knit_record_cache_new(&node->record_cache, 0, cache_key);
+        sodium_memzero(cache_key, sizeof cache_key);
+        node->own_record_cache = err == KNIT_OK;
+    }
+    if (err == KNIT_OK)
+        err = node_dht_init(node, cfg, now);
     if (err) {
         knit_node_free(node);
         return err;
@@ -412,10 +500,13 @@ void knit_node_free(struct knit_node *node)
     for (size_t i = 0; i < node->session_count; i++)
         knit_session_free(node->sessions[i]);
     free(node->sessions);
+    session_timers_free(&node->timers);
     node_services_free(node);
     node_dht_free(node);
     knit_index_table_free(&node->indices);
-    free(node->ratelimit);
+    knit_ratelimit_table_free(node->ratelimit);
+    if (node->own_record_cache)
+        knit_record_cache_free(node->record_cache);
     knit_identity_wipe(&node->identity);
     free(node);
 }
@@ -441,14 +532,7 @@ void knit_node_get_stats(const struct knit_node *node,
 {
     *out = node->stats;
     out->sessions = (uint32_t)node->session_count;
-    for (int i = 0; node->dht_streams && i < NODE_MAX_DHT_STREAMS; i++) {
-        if (!node->dht_streams[i].session)
-            continue;
-        if (node->dht_streams[i].outgoing)
-            out->dht_streams_out++;
-        else
-            out->dht_streams_in++;
-    }
+    node_dht_count_streams(node, &out->dht_streams_out, &out->dht_streams_in);
 }
 
 /* ---- peers ---------------------------------------------------------------------- */
@@ -471,7 +555,7 @@ int node_dial(struct knit_node *node, const struct knit_peer_id *peer,
     if (sock < 0)
         return KNIT_E_UNSUPPORTED;
     struct knit_session *s = node_find_session(node, peer);
-    int err = s ? KNIT_OK : new_session(node, peer, now, &s);
+    int err = s ? KNIT_OK : new_session(node, peer, NULL, now, &s);
     if (err == KNIT_OK) {
         if (wanted)
             knit_session_set_wanted(s, true);

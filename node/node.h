@@ -42,6 +42,13 @@ struct knit_node_config {
     /* Handshake initiations per second above which a cookie round trip is
      * demanded first (0: 100). */
     uint32_t handshake_load_threshold;
+    /* Slots of the per-source handshake rate limit (proto/ratelimit.h),
+     * 16 bytes each, allocated when the first initiation arrives. 0: 4096
+     * (64 KiB), enough to tell apart the sources of a flood; rounded up to
+     * a power of two, at least 8; over KNIT_RATELIMIT_MAX_SLOTS is
+     * KNIT_E_INVAL. A simulator running thousands of nodes, none of them
+     * flooded, picks a small one (64 slots: 1 KiB). */
+    uint32_t handshake_ratelimit_slots;
     /* Most sessions at once (0: 4096); new initiations beyond are ignored. */
     uint32_t max_sessions;
     /* Unread received data the node may hold across all its sessions
@@ -54,6 +61,18 @@ struct knit_node_config {
     enum knit_dht_mode dht_mode;
     /* NULL: the DHT's defaults. */
     const struct knit_dht_config *dht;
+    /* Caches an embedder running many nodes in one process (the
+     * simulator) may share between them; the node never frees them, and
+     * they must outlive it. Neither changes what a node accepts or sends.
+     * record_cache (proto/record_cache.h): record envelopes whose
+     * signature verified, shared so that a record is checked once per
+     * process rather than once per node. NULL: the node keeps one of its
+     * own, KNIT_RECORD_CACHE_DEFAULT_SLOTS (1 KiB), for the records it
+     * meets again (hello, then PUT, then lookup answers).
+     * key_cache (proto/key_cache.h): Ed25519 to X25519 key conversions,
+     * one per handshake on each side. NULL: every conversion is made. */
+    struct knit_record_cache *record_cache;
+    struct knit_key_cache *key_cache;
 };
 
 struct knit_node_stats {

@@ -30,33 +30,55 @@
 
 /* ---- streams ------------------------------------------------------------------ */
 
+/* The first buffer for a message being read; it doubles as the message
+ * needs, up to DHT_FRAME_MAX. Most requests and answers are far smaller. */
+#define DHT_IN_FIRST 1024
+
+static struct dht_stream *stream_at(const struct knit_node *node, uint32_t i)
+{
+    return &node->dht_stream_chunks[i / NODE_DHT_STREAM_CHUNK]
+                                   [i % NODE_DHT_STREAM_CHUNK];
+}
+
+static uint32_t stream_slots(const struct knit_node *node)
+{
+    return node->dht_stream_chunk_count * NODE_DHT_STREAM_CHUNK;
+}
+
 static struct dht_stream *stream_find(struct knit_node *node,
                                       const struct knit_session *s,
                                       uint64_t id)
 {
-    if (!node->dht_streams)
-        return NULL;
-    for (int i = 0; i < NODE_MAX_DHT_STREAMS; i++)
-        if (node->dht_streams[i].session == s &&
-            node->dht_streams[i].stream_id == id)
-            return &node->dht_streams[i];
+    for (uint32_t i = 0; i < stream_slots(node); i++) {
+        struct dht_stream *st = stream_at(node, i);
+        if (st->session == s && st->stream_id == id)
+            return st;
+    }
     return NULL;
+}
+
+void node_dht_count_streams(const struct knit_node *node, uint32_t *out,
+                            uint32_t *in)
+{
+    for (uint32_t i = 0; i < stream_slots(node); i++) {
+        const struct dht_stream *st = stream_at(node, i);
+        if (!st->session)
+            continue;
+        if (st->outgoing)
+            (*out)++;
+        else
+            (*in)++;
+    }
 }
 
 static struct dht_stream *stream_new(struct knit_node *node,
                                      struct knit_session *s, uint64_t id,
                                      bool outgoing)
 {
-    if (!node->dht_streams) {
-        node->dht_streams = calloc(NODE_MAX_DHT_STREAMS,
-                                   sizeof *node->dht_streams);
-        if (!node->dht_streams)
-            return NULL;
-    }
     int from_peer = 0, incoming = 0;
     struct dht_stream *slot = NULL;
-    for (int i = 0; i < NODE_MAX_DHT_STREAMS; i++) {
-        struct dht_stream *st = &node->dht_streams[i];
+    for (uint32_t i = 0; i < stream_slots(node); i++) {
+        struct dht_stream *st = stream_at(node, i);
         if (!st->session && !slot)
             slot = st;
         else if (st->session && !st->outgoing) {
@@ -67,12 +89,23 @@ static struct dht_stream *stream_new(struct knit_node *node,
     }
     /* Answering others never takes the slots our own lookups need: a busy
      * node (a bootstrap node everyone asks) must still find peers. */
-    if (!slot || (!outgoing && (from_peer >= NODE_MAX_DHT_STREAMS_PER_PEER ||
-                                incoming >= NODE_MAX_DHT_STREAMS_IN)))
+    if (!outgoing && (from_peer >= NODE_MAX_DHT_STREAMS_PER_PEER ||
+                      incoming >= NODE_MAX_DHT_STREAMS_IN))
         return NULL;
-    slot->in = malloc(DHT_FRAME_MAX);
+    if (!slot) {
+        if (node->dht_stream_chunk_count == NODE_DHT_STREAM_CHUNKS)
+            return NULL;
+        struct dht_stream *chunk =
+            calloc(NODE_DHT_STREAM_CHUNK, sizeof *chunk);
+        if (!chunk)
+            return NULL;
+        node->dht_stream_chunks[node->dht_stream_chunk_count++] = chunk;
+        slot = chunk;
+    }
+    slot->in = malloc(DHT_IN_FIRST);
     if (!slot->in)
         return NULL;
+    slot->in_cap = DHT_IN_FIRST;
     slot->session = s;
     slot->stream_id = id;
     slot->outgoing = outgoing;
@@ -148,6 +181,12 @@ static void on_message(struct knit_node *node, struct knit_conn *c,
             knit_session_peer_serves(s, KNIT_DHT_PROTOCOL), body, len,
             node->now, st->out, DHT_FRAME_MAX, &st->out_len);
     }
+    if (err == KNIT_OK) {
+        /* Held until the peer has it all: keep only what it takes. */
+        uint8_t *fit = realloc(st->out, st->out_len ? st->out_len : 1);
+        if (fit)
+            st->out = fit;
+    }
     if (err) {
         node_log(node, node->now, KNIT_LOG_DEBUG,
                  "dht: refused a request: %s", knit_strerror(err));
@@ -163,8 +202,21 @@ static void read_stream(struct knit_node *node, struct knit_conn *c,
 {
     for (;;) {
         uint8_t scrap[512];
+        if (!st->done && st->in_len == st->in_cap &&
+            st->in_cap < DHT_FRAME_MAX) {
+            size_t cap = st->in_cap * 2 < DHT_FRAME_MAX ? st->in_cap * 2
+                                                         : DHT_FRAME_MAX;
+            uint8_t *in = realloc(st->in, cap);
+            if (!in) {
+                fail_request(node, st, KNIT_E_NOMEM);
+                refuse(c, st);
+                return;
+            }
+            st->in = in;
+            st->in_cap = cap;
+        }
         uint8_t *into = st->done ? scrap : st->in + st->in_len;
-        size_t room = st->done ? sizeof scrap : DHT_FRAME_MAX - st->in_len;
+        size_t room = st->done ? sizeof scrap : st->in_cap - st->in_len;
         size_t n;
         bool fin;
         if (knit_conn_stream_read(c, st->stream_id, into, room, &n, &fin) !=
@@ -299,13 +351,18 @@ static int queue_request(struct knit_node *node,
                          const struct knit_peer_id *peer, uint64_t id,
                          const uint8_t *frame, size_t len)
 {
-    if (!node->dht_queue) {
-        node->dht_queue = calloc(NODE_MAX_DHT_QUEUED, sizeof *node->dht_queue);
-        if (!node->dht_queue)
-            return KNIT_E_NOMEM;
-    }
     if (node->dht_queued == NODE_MAX_DHT_QUEUED)
         return KNIT_E_LIMIT;
+    if (node->dht_queued == node->dht_queue_cap) {
+        size_t cap = node->dht_queue_cap ? node->dht_queue_cap * 2 : 8;
+        if (cap > NODE_MAX_DHT_QUEUED)
+            cap = NODE_MAX_DHT_QUEUED;
+        struct dht_queued *q = realloc(node->dht_queue, cap * sizeof *q);
+        if (!q)
+            return KNIT_E_NOMEM;
+        node->dht_queue = q;
+        node->dht_queue_cap = cap;
+    }
     struct dht_queued *q = &node->dht_queue[node->dht_queued];
     q->frame = malloc(len);
     if (!q->frame)
@@ -374,14 +431,13 @@ void node_dht_session_up(struct knit_node *node, struct knit_session *s)
 
 void node_dht_session_down(struct knit_node *node, struct knit_session *s)
 {
-    if (node->dht_streams)
-        for (int i = 0; i < NODE_MAX_DHT_STREAMS; i++) {
-            struct dht_stream *st = &node->dht_streams[i];
-            if (st->session != s)
-                continue;
-            fail_request(node, st, KNIT_E_IO);
-            stream_release(st);
-        }
+    for (uint32_t i = 0; i < stream_slots(node); i++) {
+        struct dht_stream *st = stream_at(node, i);
+        if (st->session != s)
+            continue;
+        fail_request(node, st, KNIT_E_IO);
+        stream_release(st);
+    }
     flush_queue(node, s, false);
 }
 
@@ -424,7 +480,7 @@ int node_dht_init(struct knit_node *node, const struct knit_node_config *cfg,
     struct knit_dht_env env = {
         .ctx = node, .send_request = send_request, .random = dht_random,
         .unix_time_s = dht_unix_time, .found = dht_found,
-        .log = dht_log_line,
+        .log = dht_log_line, .records = node->record_cache,
     };
     node->dht_mode = cfg->dht_mode;
     node->bootstrap_at = KNIT_NO_DEADLINE;
@@ -437,14 +493,15 @@ int node_dht_init(struct knit_node *node, const struct knit_node_config *cfg,
 
 void node_dht_free(struct knit_node *node)
 {
-    if (node->dht_streams)
-        for (int i = 0; i < NODE_MAX_DHT_STREAMS; i++)
-            stream_release(&node->dht_streams[i]);
-    free(node->dht_streams);
+    for (uint32_t i = 0; i < stream_slots(node); i++)
+        stream_release(stream_at(node, i));
+    for (uint32_t i = 0; i < node->dht_stream_chunk_count; i++)
+        free(node->dht_stream_chunks[i]);
     for (size_t i = 0; i < node->dht_queued; i++)
         free(node->dht_queue[i].frame);
     free(node->dht_queue);
     free(node->bootstrap);
+    free(node->record);
     knit_dht_free(node->dht);
 }
 
@@ -480,7 +537,12 @@ int knit_node_set_addresses(struct knit_node *node,
     free(rec);
     if (err)
         return err;
-    memcpy(node->record, envelope, len);
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return KNIT_E_NOMEM;
+    memcpy(copy, envelope, len);
+    free(node->record);
+    node->record = copy;
     node->record_len = len;
     node->record_seq = seq;
     if (addrs != node->record_addrs)

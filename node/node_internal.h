@@ -4,9 +4,11 @@
 
 #include "node/event.h"
 #include "node/index_table.h"
+#include "node/session_timers.h"
 #include "node/node.h"
 #include "proto/cookie.h"
 #include "proto/hello.h"
+#include "proto/key_cache.h"
 #include "proto/ratelimit.h"
 
 /* Streams of the built-in services in progress, across all sessions. */
@@ -14,6 +16,11 @@
 /* DHT streams (requests we sent and requests we answer) at once, and per
  * session the requests a peer may have us answer at once. */
 #define NODE_MAX_DHT_STREAMS 256
+/* The DHT stream table grows in chunks that never move (handlers hold a
+ * stream across calls that may open others), so a node that asks and
+ * answers little pays for a chunk, not for the whole table. */
+#define NODE_DHT_STREAM_CHUNK 16
+#define NODE_DHT_STREAM_CHUNKS (NODE_MAX_DHT_STREAMS / NODE_DHT_STREAM_CHUNK)
 #define NODE_MAX_DHT_STREAMS_PER_PEER 16
 #define NODE_MAX_DHT_STREAMS_IN 192     /* of them, requests we answer */
 /* DHT requests waiting for their session to come up. */
@@ -41,7 +48,7 @@ struct dht_stream {
     bool closed;                    /* CLOSED or RESET came while busy */
     uint64_t request_id;            /* outgoing */
     uint8_t *in;                    /* the message being read */
-    size_t in_len;
+    size_t in_len, in_cap;          /* in grows up to one whole message */
     uint8_t *out;                   /* what is left to write, then FIN */
     size_t out_len, out_off;
 };
@@ -63,23 +70,32 @@ struct knit_node {
     size_t socket_count;
     struct knit_session **sessions;
     size_t session_count, session_cap;
+    size_t dead_sessions;           /* died and not yet reaped */
+    uint64_t granted;               /* receive windows of live sessions */
+    struct session_timers timers;   /* the sessions by deadline */
     uint32_t max_sessions;
     uint64_t receive_budget;
     struct knit_index_table indices;
     struct knit_cookie_checker cookie_checker;
-    struct knit_ratelimit *ratelimit;   /* allocated on first initiation */
+    struct knit_record_cache *record_cache;  /* verified records seen */
+    bool own_record_cache;                   /* else the embedder's */
+    struct knit_key_cache *key_cache;        /* the embedder's, or NULL */
+    struct knit_ratelimit_table *ratelimit;   /* on the first initiation */
+    uint32_t ratelimit_slots;
     uint8_t ratelimit_key[16];
     uint32_t load_threshold;
     uint64_t load_window_start;
     uint32_t initiations_in_window;
     uint64_t created, unix_time_at_start;
-    struct service_stream services[NODE_MAX_SERVICE_STREAMS];
+    /* NODE_MAX_SERVICE_STREAMS, allocated by the first ping or bench
+     * stream: few nodes of a simulation ever serve one. */
+    struct service_stream *services;
     struct knit_node_stats stats;
     uint32_t in_event;              /* depth of session events under way */
     uint64_t now;                   /* of the call under way */
 
-    /* our signed record (node/node_dht.c) */
-    uint8_t record[KNIT_RECORD_MAX_BYTES];
+    /* our signed record (node/node_dht.c), record_len bytes on the heap */
+    uint8_t *record;
     size_t record_len;
     uint64_t record_seq;
     struct knit_addr record_addrs[KNIT_RECORD_MAX_ADDRS];
@@ -88,9 +104,11 @@ struct knit_node {
     /* the DHT and what carries it (node/node_dht.c) */
     enum knit_dht_mode dht_mode;
     struct knit_dht *dht;
-    struct dht_stream *dht_streams;  /* NODE_MAX_DHT_STREAMS, lazily */
-    struct dht_queued *dht_queue;    /* NODE_MAX_DHT_QUEUED, lazily */
-    size_t dht_queued;
+    /* NODE_DHT_STREAM_CHUNK streams each, allocated as needed */
+    struct dht_stream *dht_stream_chunks[NODE_DHT_STREAM_CHUNKS];
+    uint32_t dht_stream_chunk_count;
+    struct dht_queued *dht_queue;    /* grows up to NODE_MAX_DHT_QUEUED */
+    size_t dht_queued, dht_queue_cap;
     struct knit_bootstrap_peer *bootstrap;   /* bootstrap_count of them */
     size_t bootstrap_count;
     uint64_t bootstrap_at, bootstrap_backoff;
@@ -133,5 +151,8 @@ void node_dht_session_up(struct knit_node *node, struct knit_session *s);
 void node_dht_session_down(struct knit_node *node, struct knit_session *s);
 uint64_t node_dht_deadline(const struct knit_node *node);
 void node_dht_timeout(struct knit_node *node, uint64_t now);
+/* DHT streams under way: requests of ours and requests we answer. */
+void node_dht_count_streams(const struct knit_node *node, uint32_t *out,
+                            uint32_t *in);
 
 #endif

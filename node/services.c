@@ -7,6 +7,7 @@
  * Both are bounded: at most NODE_MAX_SERVICE_STREAMS at once (more are
  * refused), and the echo reads only as much as it can write back, so a
  * peer that never reads its echo stalls its own stream, nothing else. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "node/node_internal.h"
@@ -16,7 +17,7 @@
 static struct service_stream *find(struct knit_node *node,
                                    const struct knit_session *s, uint64_t id)
 {
-    for (int i = 0; i < NODE_MAX_SERVICE_STREAMS; i++)
+    for (int i = 0; node->services && i < NODE_MAX_SERVICE_STREAMS; i++)
         if (node->services[i].session == s &&
             node->services[i].stream_id == id)
             return &node->services[i];
@@ -101,6 +102,9 @@ bool node_services_open(struct knit_node *node, struct knit_session *s,
     if (!ping && !bench)
         return false;
     struct knit_conn *c = knit_session_conn(s);
+    if (!node->services)
+        node->services = calloc(NODE_MAX_SERVICE_STREAMS,
+                                sizeof *node->services);
     struct service_stream *st = find(node, NULL, 0);
     if (!st) {
         knit_conn_stream_refuse(c, stream_id, KNIT_CONN_REFUSED);
@@ -143,12 +147,13 @@ bool node_services_event(struct knit_node *node, struct knit_session *s,
 
 void node_services_forget(struct knit_node *node, struct knit_session *s)
 {
-    for (int i = 0; i < NODE_MAX_SERVICE_STREAMS; i++)
+    for (int i = 0; node->services && i < NODE_MAX_SERVICE_STREAMS; i++)
         if (node->services[i].session == s)
             release(&node->services[i]);
 }
 
 void node_services_free(struct knit_node *node)
 {
-    memset(node->services, 0, sizeof node->services);
+    free(node->services);
+    node->services = NULL;
 }

@@ -69,6 +69,7 @@ void knit_conn_free(struct knit_conn *c)
     conn_free_streams(c);
     knit_recovery_free(c->recovery);
     free(c->records);
+    free(c->close_reason);
     free(c);
 }
 
@@ -376,8 +377,9 @@ static void pack_eliciting(struct knit_conn *c, struct packer *pk)
     if (c->close_pending) {
         f.type = KNIT_FRAME_CLOSE;
         f.u.close.error_code = c->close_error;
-        f.u.close.reason = (const uint8_t *)c->close_reason;
-        f.u.close.reason_len = strlen(c->close_reason);
+        const char *reason = c->close_reason ? c->close_reason : "";
+        f.u.close.reason = (const uint8_t *)reason;
+        f.u.close.reason_len = strlen(reason);
         if (put_frame(pk, &f)) {
             pk->record->close = true;
             c->close_pending = false;
@@ -476,8 +478,9 @@ static int finish_packet(struct knit_conn *c, struct packer *pk,
          * never saw would read as a violation. What it carried is due
          * again, and the probes wait for ACKs to free room. */
         if (pk->eliciting)
-            conn_on_packet_lost(c, p);
-        pk->record->used = false;
+            conn_on_packet_lost(c, p);   /* releases its record */
+        else
+            conn_record_release(c, pk->record);
         c->probes_pending = 0;
         if (pk->has_ack) {
             c->ack_pending = true;
@@ -497,7 +500,8 @@ static int finish_packet(struct knit_conn *c, struct packer *pk,
         if (c->probes_pending)
             c->probes_pending--;
     } else {
-        pk->record->used = false;   /* nothing to act on when acked or lost */
+        /* nothing to act on when acked or lost */
+        conn_record_release(c, pk->record);
     }
     c->stats.packets_sent++;
     c->stats.bytes_sent += pk->len;
@@ -531,7 +535,7 @@ int knit_conn_build_packet(struct knit_conn *c, uint64_t now, uint8_t *out,
     if (eliciting)
         pack_eliciting(c, &pk);
     if (pk.len == 0) {
-        pk.record->used = false;
+        conn_record_release(c, pk.record);
         return KNIT_E_AGAIN;
     }
     int err = finish_packet(c, &pk, now, len, pn);
@@ -591,8 +595,14 @@ void knit_conn_close(struct knit_conn *c, uint64_t error, const char *reason)
     size_t n = reason ? strlen(reason) : 0;
     if (n > KNIT_CONN_CLOSE_REASON_MAX)
         n = KNIT_CONN_CLOSE_REASON_MAX;
-    memcpy(c->close_reason, reason ? reason : "", n);
-    c->close_reason[n] = '\0';
+    /* Held only by conns that close, not by every conn; without memory
+     * the CLOSE goes out with no reason, which is only text. */
+    free(c->close_reason);
+    c->close_reason = malloc(n + 1);
+    if (c->close_reason) {
+        memcpy(c->close_reason, reason ? reason : "", n);
+        c->close_reason[n] = '\0';
+    }
 }
 
 bool knit_conn_is_closed(const struct knit_conn *c)

@@ -126,15 +126,18 @@ struct knit_conn {
     uint32_t probes_pending;
     bool ping_pending;
 
-    /* sent records: a ring indexed by pn, grown as packets fly */
+    /* sent records: a ring indexed by pn, grown as packets fly and freed
+     * when none is in use, so an idle conn (most of a DHT node's) keeps
+     * none */
     struct sent_record *records;
     size_t record_cap;              /* a power of two */
+    size_t records_used;
 
     /* closing */
     bool close_pending;
     bool closed;
     uint64_t close_error;
-    char close_reason[KNIT_CONN_CLOSE_REASON_MAX + 1];
+    char *close_reason;             /* NUL-terminated, set by close */
 
     struct knit_conn_stats stats;
 };
@@ -155,6 +158,9 @@ void conn_deliver_readable(struct knit_conn *c, struct conn_stream *s);
 
 /* conn_records.c */
 int conn_records_reserve(struct knit_conn *c, uint64_t pn);
+/* Done with r, a record of the ring or one outside it (a spare for a
+ * packet that needed none); the ring may be freed. */
+void conn_record_release(struct knit_conn *c, struct sent_record *r);
 struct sent_record *conn_record(struct knit_conn *c, uint64_t pn);
 void conn_on_packet_acked(struct knit_conn *c, uint64_t pn);
 void conn_on_packet_lost(struct knit_conn *c, uint64_t pn);

@@ -1,13 +1,14 @@
 /* What each sent packet carried, kept until it is acknowledged or lost, so
  * that an acknowledgement releases stream data and a loss queues the same
  * information again (with current values, for flow-control frames). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/conn_internal.h"
 #include "transport/error.h"
 
-#define RECORDS_INITIAL 64
+#define RECORDS_INITIAL 8
 
 struct sent_record *conn_record(struct knit_conn *c, uint64_t pn)
 {
@@ -48,7 +49,25 @@ int conn_records_reserve(struct knit_conn *c, uint64_t pn)
     memset(r, 0, sizeof *r);
     r->used = true;
     r->pn = pn;
+    c->records_used++;
     return KNIT_OK;
+}
+
+void conn_record_release(struct knit_conn *c, struct sent_record *r)
+{
+    uintptr_t at = (uintptr_t)r, ring = (uintptr_t)c->records;
+    bool in_ring = c->records && at >= ring &&
+                   at < ring + c->record_cap * sizeof *r;
+    if (!r->used || !in_ring) {
+        r->used = false;
+        return;
+    }
+    r->used = false;
+    if (--c->records_used == 0) {
+        free(c->records);
+        c->records = NULL;
+        c->record_cap = 0;
+    }
 }
 
 /* Runs inside recovery's callbacks, which must not re-enter recovery (an
@@ -81,7 +100,7 @@ void conn_on_packet_acked(struct knit_conn *c, uint64_t pn)
             s->check_after_recovery = true;
         }
     }
-    r->used = false;
+    conn_record_release(c, r);
 }
 
 void conn_after_recovery(struct knit_conn *c)
@@ -156,5 +175,5 @@ void conn_on_packet_lost(struct knit_conn *c, uint64_t pn)
             break;
         }
     }
-    r->used = false;
+    conn_record_release(c, r);
 }

@@ -57,10 +57,29 @@ int knit_handshake_initiation(struct knit_noise_handshake *hs,
         return KNIT_E_NO_SPACE;
     if (crypto_sign_ed25519_pk_to_curve25519(rs, peer->pubkey) != 0)
         return KNIT_E_KEY_MISMATCH;
-    int err = knit_noise_init(hs, KNIT_NOISE_IK, true,
-                              (const uint8_t *)KNIT_PROLOGUE,
-                              strlen(KNIT_PROLOGUE), self->x_secret, rs,
-                              e_priv, NULL);
+    return knit_handshake_initiation_to(hs, self, rs, e_priv, sender_index,
+                                        hello, hello_len, cookies, now, out,
+                                        cap, out_len);
+}
+
+int knit_handshake_initiation_to(struct knit_noise_handshake *hs,
+                                 const struct knit_identity *self,
+                                 const uint8_t rs[32],
+                                 const uint8_t e_priv[32],
+                                 uint32_t sender_index, const uint8_t *hello,
+                                 size_t hello_len,
+                                 struct knit_cookie_maker *cookies,
+                                 uint64_t now, uint8_t *out, size_t cap,
+                                 size_t *out_len)
+{
+    if (cap < KNIT_INITIATION_HEADER + KNIT_HANDSHAKE_MACS)
+        return KNIT_E_NO_SPACE;
+    /* The identity carries our X25519 public key: no need to derive it
+     * again for every handshake. */
+    int err = knit_noise_init_static(hs, KNIT_NOISE_IK, true,
+                                     (const uint8_t *)KNIT_PROLOGUE,
+                                     strlen(KNIT_PROLOGUE), self->x_secret,
+                                     self->x_public, rs, e_priv, NULL);
     if (err)
         return err;
     size_t n;
@@ -90,10 +109,10 @@ int knit_handshake_read_initiation(struct knit_noise_handshake *hs,
         return KNIT_E_TRUNCATED;
     if (pkt[0] != KNIT_PACKET_INITIATION || pkt[1] || pkt[2] || pkt[3])
         return KNIT_E_MALFORMED;
-    int err = knit_noise_init(hs, KNIT_NOISE_IK, false,
-                              (const uint8_t *)KNIT_PROLOGUE,
-                              strlen(KNIT_PROLOGUE), self->x_secret, NULL,
-                              e_priv, NULL);
+    int err = knit_noise_init_static(hs, KNIT_NOISE_IK, false,
+                                     (const uint8_t *)KNIT_PROLOGUE,
+                                     strlen(KNIT_PROLOGUE), self->x_secret,
+                                     self->x_public, NULL, e_priv, NULL);
     if (err)
         return err;
     err = knit_noise_read(hs, pkt + KNIT_INITIATION_HEADER,

@@ -48,6 +48,18 @@ int knit_handshake_initiation(struct knit_noise_handshake *hs,
                               struct knit_cookie_maker *cookies, uint64_t now,
                               uint8_t *out, size_t cap, size_t *out_len);
 
+/* The same towards rs, the responder's X25519 static key when the caller
+ * has it already (a session converts its peer's key once). */
+int knit_handshake_initiation_to(struct knit_noise_handshake *hs,
+                                 const struct knit_identity *self,
+                                 const uint8_t rs[32],
+                                 const uint8_t e_priv[32],
+                                 uint32_t sender_index, const uint8_t *hello,
+                                 size_t hello_len,
+                                 struct knit_cookie_maker *cookies,
+                                 uint64_t now, uint8_t *out, size_t cap,
+                                 size_t *out_len);
+
 /* Responder: reads an initiation (whose macs the caller has checked). On
  * success hs is ready to write the response, *sender_index and the hello
  * (decrypted into hello_out) are the initiator's, and

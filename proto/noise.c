@@ -268,6 +268,18 @@ int knit_noise_init(struct knit_noise_handshake *hs,
                     const uint8_t s_priv[32], const uint8_t rs[32],
                     const uint8_t e_priv[32], const uint8_t psk[32])
 {
+    return knit_noise_init_static(hs, p, initiator, prologue, prologue_len,
+                                  s_priv, NULL, rs, e_priv, psk);
+}
+
+/* s_pub NULL: derived from s_priv here. */
+int knit_noise_init_static(struct knit_noise_handshake *hs,
+                           enum knit_noise_pattern p, bool initiator,
+                           const uint8_t *prologue, size_t prologue_len,
+                           const uint8_t s_priv[32], const uint8_t s_pub[32],
+                           const uint8_t rs[32], const uint8_t e_priv[32],
+                           const uint8_t psk[32])
+{
     if (!hs)
         return KNIT_E_INVAL;
     if ((int)p < KNIT_NOISE_IK || (int)p > KNIT_NOISE_IKPSK2)
@@ -286,7 +298,9 @@ int knit_noise_init(struct knit_noise_handshake *hs,
     hs->msg_count = pat->msg_count;
     memcpy(hs->s_priv, s_priv, 32);
     memcpy(hs->e_priv, e_priv, 32);
-    if (crypto_scalarmult_base(hs->s_pub, hs->s_priv) != 0 ||
+    if (s_pub)
+        memcpy(hs->s_pub, s_pub, 32);
+    if ((!s_pub && crypto_scalarmult_base(hs->s_pub, hs->s_priv) != 0) ||
         crypto_scalarmult_base(hs->e_pub, hs->e_priv) != 0) {
         knit_noise_wipe(hs);
         return KNIT_E_CRYPTO;

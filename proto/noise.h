@@ -92,6 +92,16 @@ int knit_noise_init(struct knit_noise_handshake *hs,
                     const uint8_t s_priv[32], const uint8_t rs[32],
                     const uint8_t e_priv[32], const uint8_t psk[32]);
 
+/* The same with our static public key already at hand (s_pub must be the
+ * public key of s_priv: it is trusted, not checked). Saves a scalar
+ * multiplication per handshake for a node whose static key never changes. */
+int knit_noise_init_static(struct knit_noise_handshake *hs,
+                           enum knit_noise_pattern p, bool initiator,
+                           const uint8_t *prologue, size_t prologue_len,
+                           const uint8_t s_priv[32], const uint8_t s_pub[32],
+                           const uint8_t rs[32], const uint8_t e_priv[32],
+                           const uint8_t psk[32]);
+
 /* Writes the next handshake message, carrying payload (NULL if len is 0),
  * into out, which must not overlap payload. KNIT_E_INVAL if it is not our
  * turn, the handshake is done or unusable; KNIT_E_TOO_BIG if the message

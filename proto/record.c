@@ -534,8 +534,28 @@ int knit_record_decode_payload(struct knit_peer_record *rec,
     return 0;
 }
 
+static int verify(struct knit_record_cache *cache,
+                  struct knit_peer_record *rec, const uint8_t *in,
+                  size_t len);
+
 int knit_record_verify(struct knit_peer_record *rec, const uint8_t *in,
                        size_t len)
+{
+    return verify(NULL, rec, in, len);
+}
+
+int knit_record_verify_cached(struct knit_record_cache *cache,
+                              struct knit_peer_record *rec,
+                              const uint8_t *in, size_t len)
+{
+    return verify(cache, rec, in, len);
+}
+
+/* With a cache, the signature of bytes it has seen verify is not checked
+ * again; everything else is. */
+static int verify(struct knit_record_cache *cache,
+                  struct knit_peer_record *rec, const uint8_t *in,
+                  size_t len)
 {
     struct knit_peer_record tmp;
     struct knit_peer_id signer;
@@ -574,9 +594,15 @@ int knit_record_verify(struct knit_peer_record *rec, const uint8_t *in,
     /* The signature comes before the payload parser, so unsigned input
      * never reaches the larger part of the decoder. */
     memcpy(signer.pubkey, key, KNIT_PUBKEY_LEN);
-    err = knit_verify(&signer, KNIT_RECORD_DOMAIN, payload, payload_len, sig);
-    if (err)
-        return err;
+    uint8_t tag[KNIT_RECORD_CACHE_TAG_LEN];
+    if (!cache || !knit_record_cache_lookup(cache, in, len, tag)) {
+        err = knit_verify(&signer, KNIT_RECORD_DOMAIN, payload, payload_len,
+                          sig);
+        if (err)
+            return err;
+        if (cache)
+            knit_record_cache_add(cache, tag);
+    }
     err = knit_record_decode_payload(&tmp, payload, payload_len);
     if (err)
         return err;

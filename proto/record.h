@@ -25,6 +25,7 @@
 #include "identity.h"
 #include "multiaddr.h"
 #include "peer_id.h"
+#include "record_cache.h"
 
 #define KNIT_RECORD_DOMAIN "knit-peer-record-v1"
 #define KNIT_RECORD_MAX_ADDRS 16
@@ -78,6 +79,12 @@ int knit_record_sign(const struct knit_peer_record *rec,
  * for a bad address. rec is written only on success. */
 int knit_record_verify(struct knit_peer_record *rec, const uint8_t *in,
                        size_t len);
+/* The same, with the signature check skipped for envelope bytes cache has
+ * seen verify before (proto/record_cache.h), and remembered when they do
+ * now. cache NULL: knit_record_verify. */
+int knit_record_verify_cached(struct knit_record_cache *cache,
+                              struct knit_peer_record *rec,
+                              const uint8_t *in, size_t len);
 
 /* Decodes and checks a record payload without its signature; used by
  * knit_record_verify and by fuzzing. Same errors as knit_record_verify

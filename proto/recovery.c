@@ -10,7 +10,7 @@
  * lost records stay in place as dead slots until everything older is gone:
  * that keeps positions stable while one ACK is processed, and tells
  * persistent-congestion detection which gaps were acknowledged. */
-#define INITIAL_SLOTS 32
+#define INITIAL_SLOTS 8
 
 #define F_LIVE 0x01         /* awaiting acknowledgement */
 #define F_ACK_ELICITING 0x02

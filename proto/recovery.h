@@ -12,7 +12,7 @@
  * through accessors.
  *
  * Memory is bounded: the table of packets awaiting acknowledgement starts at
- * 32 records and doubles on demand up to KNIT_RECOVERY_MAX_TRACKED records of
+ * 8 records and doubles on demand up to KNIT_RECOVERY_MAX_TRACKED records of
  * 32 bytes, 256 KiB at most per session. */
 #ifndef KNIT_RECOVERY_H
 #define KNIT_RECOVERY_H

@@ -58,6 +58,8 @@ static void die(struct knit_session *s, int error, const char *reason)
         return;
     s->dead = true;
     s->up = false;
+    if (s->env.died)
+        s->env.died(s->env.ctx, s);
     /* The handshake's index must go with it: left in the node's table, a
      * late response would reach this session after it is freed. */
     if (s->handshaking)
@@ -104,77 +106,6 @@ static void on_peer_closed(void *ctx, uint64_t code, const char *reason)
 {
     (void)code;
     die(ctx, KNIT_E_IO, reason[0] ? reason : "peer closed the session");
-}
-
-/* ---- keypairs ------------------------------------------------------------------ */
-
-static void drop_keypair(struct knit_session *s, struct knit_keypair *kp,
-                         bool *has)
-{
-    if (!*has)
-        return;
-    s->env.drop_index(s->env.ctx, kp->local_index);
-    knit_keypair_wipe(kp);
-    *has = false;
-}
-
-static struct knit_keypair *find_keypair(struct knit_session *s,
-                                         uint32_t index)
-{
-    if (s->has_cur && s->cur.local_index == index)
-        return &s->cur;
-    if (s->has_next && s->next.local_index == index)
-        return &s->next;
-    if (s->has_prev && s->prev.local_index == index)
-        return &s->prev;
-    return NULL;
-}
-
-/* The new keypair becomes current; the old current stays a while as
- * previous so packets already in flight under it still open. */
-static void install_current(struct knit_session *s,
-                            const struct knit_keypair *kp)
-{
-    drop_keypair(s, &s->prev, &s->has_prev);
-    if (s->has_cur) {
-        s->prev = s->cur;
-        s->has_prev = true;
-    }
-    s->cur = *kp;
-    s->has_cur = true;
-    s->handshakes++;
-}
-
-/* Our own initiation was answered: its keys are current at once. If we
- * have also answered the peer's initiation meanwhile (both sides dialled
- * or rekeyed at once), that pending "next" keypair is what the peer will
- * send under, having taken our response as the answer to its own
- * initiation: keep it as previous, for receiving, rather than drop it
- * (WireGuard's add_new_keypair does the same). Dropping it left each side
- * sending under keys the other had thrown away, so a simultaneous open
- * never carried a packet. */
-static void install_initiated(struct knit_session *s,
-                              const struct knit_keypair *kp)
-{
-    if (!s->has_next) {
-        install_current(s, kp);
-        return;
-    }
-    drop_keypair(s, &s->prev, &s->has_prev);
-    drop_keypair(s, &s->cur, &s->has_cur);
-    s->prev = s->next;
-    s->has_prev = true;
-    s->has_next = false;
-    s->cur = *kp;
-    s->has_cur = true;
-    s->handshakes++;
-}
-
-static bool keypair_usable(const struct knit_session *s,
-                           const struct knit_keypair *kp, uint64_t now)
-{
-    return now - kp->created < s->cfg.reject_after_us &&
-           kp->packets_sent < s->cfg.rekey_after_packets * 2;
 }
 
 /* ---- hello and conn ------------------------------------------------------------- */
@@ -224,7 +155,8 @@ static int accept_hello(struct knit_session *s, const struct knit_hello *h)
         return KNIT_E_KEY_MISMATCH;
     if (h->record_len) {
         struct knit_peer_record rec;
-        int err = knit_record_verify(&rec, h->record, h->record_len);
+        int err = knit_record_verify_cached(s->env.records, &rec, h->record,
+                                            h->record_len);
         if (err)
             return err;
         if (!knit_peer_id_equal(&rec.peer, &s->peer))
@@ -237,9 +169,10 @@ static int accept_hello(struct knit_session *s, const struct knit_hello *h)
         s->up = false;
         emit_down(s, KNIT_E_IO, "peer restarted");
     }
+    int err = session_keep_peer_protocols(s, h);
+    if (err)
+        return err;
     s->peer_instance = h->instance;
-    s->peer_protocol_count = h->protocol_count;
-    memcpy(s->peer_protocols, h->protocols, sizeof s->peer_protocols);
     return s->conn ? KNIT_OK : new_conn(s, h);
 }
 
@@ -250,6 +183,18 @@ static void become_up(struct knit_session *s)
     s->up = true;
     s->down_owed = true;
     session_emit(s, KNIT_SESSION_UP, 0);
+}
+
+/* The handshake state lives on the heap only while a handshake of ours is
+ * under way: 400 bytes that most sessions, up for a request or two, would
+ * otherwise carry for their whole life. */
+static void drop_handshake(struct knit_session *s)
+{
+    if (!s->hs)
+        return;
+    knit_noise_wipe(s->hs);
+    free(s->hs);
+    s->hs = NULL;
 }
 
 /* ---- handshakes ------------------------------------------------------------------ */
@@ -266,11 +211,14 @@ static int send_initiation(struct knit_session *s, uint64_t now)
     size_t hello_len, len;
     int err = index ? our_hello(s, now, hello, sizeof hello, &hello_len)
                     : KNIT_E_NOMEM;
+    if (err == KNIT_OK && !s->hs && !(s->hs = malloc(sizeof *s->hs)))
+        err = KNIT_E_NOMEM;
     if (err == KNIT_OK) {
         s->env.random(s->env.ctx, e, sizeof e);
-        err = knit_handshake_initiation(&s->hs, s->env.self, &s->peer, e,
-                                        index, hello, hello_len, &s->cookies,
-                                        now, pkt, sizeof pkt, &len);
+        err = knit_handshake_initiation_to(s->hs, s->env.self, s->peer_x,
+                                           e, index, hello, hello_len,
+                                           &s->cookies, now, pkt, sizeof pkt,
+                                           &len);
         sodium_memzero(e, sizeof e);
     }
     if (err)
@@ -341,18 +289,22 @@ int knit_session_on_initiation(struct knit_session *s,
         err = knit_handshake_response(hs, index, sender_index, hello_out,
                                       hello_len, &s->cookies, now, pkt,
                                       sizeof pkt, &len);
-    struct knit_keypair kp;
+    struct knit_keypair kp, *next = NULL;
     if (err == KNIT_OK)
         err = knit_keypair_from_handshake(&kp, hs, false, index, sender_index,
                                           now);
+    if (err == KNIT_OK) {
+        next = session_spare_of(&kp);
+        knit_keypair_wipe(&kp);
+        if (!next)
+            err = KNIT_E_NOMEM;
+    }
     if (err) {
         s->env.drop_index(s->env.ctx, index);
         return err;
     }
-    drop_keypair(s, &s->next, &s->has_next);
-    s->next = kp;
-    s->has_next = true;
-    knit_keypair_wipe(&kp);
+    session_drop_spare(s, &s->next);
+    s->next = next;
     int p = session_path_add(s, sock, from, false, now);
     if (p >= 0)
         s->env.send(s->env.ctx, sock, from, pkt, len);
@@ -369,7 +321,9 @@ int knit_session_on_response(struct knit_session *s, uint32_t local_index,
     uint8_t hello_buf[KNIT_HELLO_MAX_BYTES];
     size_t hello_len;
     uint32_t remote_index;
-    int err = knit_handshake_read_response(&s->hs, pkt, len, &remote_index,
+    if (!s->hs)
+        return KNIT_E_NOT_FOUND;   /* the last initiation failed to build */
+    int err = knit_handshake_read_response(s->hs, pkt, len, &remote_index,
                                            hello_buf, sizeof hello_buf,
                                            &hello_len);
     struct knit_hello hello;
@@ -380,12 +334,13 @@ int knit_session_on_response(struct knit_session *s, uint32_t local_index,
     if (err)
         return err;   /* the handshake stays open for the real response */
     struct knit_keypair kp;
-    err = knit_keypair_from_handshake(&kp, &s->hs, true, s->hs_index,
+    err = knit_keypair_from_handshake(&kp, s->hs, true, s->hs_index,
                                       remote_index, now);
     if (err)
         return err;
     s->handshaking = false;   /* the index now belongs to the keypair */
-    install_initiated(s, &kp);
+    drop_handshake(s);
+    session_install_initiated(s, &kp);
     knit_keypair_wipe(&kp);
     int p = session_path_add(s, sock, from, true, now);
     if (p >= 0)
@@ -419,10 +374,10 @@ int knit_session_on_data(struct knit_session *s, uint32_t local_index,
                          const struct knit_addr *from, uint64_t now)
 {
     session_touch(s);
-    struct knit_keypair *kp = find_keypair(s, local_index);
+    struct knit_keypair *kp = session_find_keypair(s, local_index);
     if (!kp || s->dead)
         return KNIT_E_NOT_FOUND;
-    if (!keypair_usable(s, kp, now))
+    if (!session_keypair_usable(s, kp, now))
         return KNIT_E_AGAIN;
     uint8_t plain[KNIT_SESSION_MAX_DATAGRAM];
     size_t plain_len;
@@ -431,11 +386,14 @@ int knit_session_on_data(struct knit_session *s, uint32_t local_index,
                                 &pn);
     if (err)
         return err;
-    if (kp == &s->next) {
-        /* The initiator uses the keys we gave it: they are current now. */
-        struct knit_keypair confirmed = s->next;
-        s->has_next = false;
-        install_current(s, &confirmed);
+    if (kp == s->next) {
+        /* The initiator uses the keys we gave it: they are current now
+         * (its index goes with it). */
+        struct knit_keypair confirmed = *s->next;
+        knit_keypair_wipe(s->next);
+        free(s->next);
+        s->next = NULL;
+        session_install_current(s, &confirmed);
         knit_keypair_wipe(&confirmed);
         kp = &s->cur;
         /* Fresh keys are what an initiation of ours in progress was for;
@@ -444,7 +402,7 @@ int knit_session_on_data(struct knit_session *s, uint32_t local_index,
         if (s->handshaking) {
             s->env.drop_index(s->env.ctx, s->hs_index);
             s->handshaking = false;
-            knit_noise_wipe(&s->hs);
+            drop_handshake(s);
         }
     }
     s->last_rx = now;
@@ -479,7 +437,7 @@ int session_seal_and_send(struct knit_session *s, int path,
 static bool can_send_data(const struct knit_session *s, uint64_t now)
 {
     return s->conn && s->has_cur && s->cur.confirmed && s->active >= 0 &&
-           keypair_usable(s, &s->cur, now);
+           session_keypair_usable(s, &s->cur, now);
 }
 
 /* The keypair's initiator rekeys first; the responder waits a little
@@ -532,8 +490,8 @@ void knit_session_flush(struct knit_session *s, uint64_t now)
         s->last_tx = now;
     }
     if (knit_conn_is_closed(s->conn))
-        die(s, KNIT_E_IO, s->close_reason[0] ? s->close_reason
-                                             : "session closed");
+        die(s, KNIT_E_IO, s->close_reason && s->close_reason[0]
+                              ? s->close_reason : "session closed");
 }
 
 void knit_session_close(struct knit_session *s, uint64_t code,
@@ -542,13 +500,19 @@ void knit_session_close(struct knit_session *s, uint64_t code,
     session_touch(s);
     if (s->dead)
         return;
-    snprintf(s->close_reason, sizeof s->close_reason, "%s",
-             reason ? reason : "");
+    size_t n = reason ? strnlen(reason, KNIT_CONN_CLOSE_REASON_MAX) : 0;
+    free(s->close_reason);
+    s->close_reason = malloc(n + 1);
+    if (s->close_reason) {
+        memcpy(s->close_reason, reason ? reason : "", n);
+        s->close_reason[n] = '\0';
+    }
     if (s->conn && can_send_data(s, now)) {
         knit_conn_close(s->conn, code, reason);
         knit_session_flush(s, now);
     }
-    die(s, KNIT_OK, s->close_reason[0] ? s->close_reason : "closed");
+    die(s, KNIT_OK, s->close_reason && s->close_reason[0] ? s->close_reason
+                                                          : "closed");
 }
 
 /* ---- timers ------------------------------------------------------------------------ */
@@ -659,6 +623,16 @@ int knit_session_new(struct knit_session **out,
                      const struct knit_session_config *cfg,
                      const struct knit_peer_id *peer, uint64_t now)
 {
+    return knit_session_new_with_static(out, env, cfg, peer, NULL, now);
+}
+
+/* peer_x NULL: converted here. */
+int knit_session_new_with_static(struct knit_session **out,
+                                 const struct knit_session_env *env,
+                                 const struct knit_session_config *cfg,
+                                 const struct knit_peer_id *peer,
+                                 const uint8_t peer_x[32], uint64_t now)
+{
     struct knit_session *s = calloc(1, sizeof *s);
     if (!s)
         return KNIT_E_NOMEM;
@@ -671,12 +645,14 @@ int knit_session_new(struct knit_session **out,
     s->created = s->last_rx = s->last_tx = now;
     env->random(env->ctx, (uint8_t *)&s->local_instance,
                 sizeof s->local_instance);
-    uint8_t peer_x[32];
-    if (crypto_sign_ed25519_pk_to_curve25519(peer_x, peer->pubkey) != 0) {
+    if (peer_x)
+        memcpy(s->peer_x, peer_x, sizeof s->peer_x);
+    else if (crypto_sign_ed25519_pk_to_curve25519(s->peer_x,
+                                                  peer->pubkey) != 0) {
         free(s);
         return KNIT_E_KEY_MISMATCH;
     }
-    knit_cookie_maker_init(&s->cookies, peer_x);
+    knit_cookie_maker_init(&s->cookies, s->peer_x);
     *out = s;
     return KNIT_OK;
 }
@@ -687,10 +663,12 @@ void knit_session_free(struct knit_session *s)
         return;
     if (s->handshaking)
         s->env.drop_index(s->env.ctx, s->hs_index);
-    knit_noise_wipe(&s->hs);
-    drop_keypair(s, &s->prev, &s->has_prev);
-    drop_keypair(s, &s->cur, &s->has_cur);
-    drop_keypair(s, &s->next, &s->has_next);
+    drop_handshake(s);
+    free(s->close_reason);
+    session_drop_spare(s, &s->prev);
+    session_drop_keypair(s, &s->cur, &s->has_cur);
+    session_drop_spare(s, &s->next);
     knit_conn_free(s->conn);
+    free(s->peer_protocols);
     free(s);
 }

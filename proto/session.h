@@ -24,6 +24,7 @@
 #include "proto/identity.h"
 #include "proto/keypair.h"
 #include "proto/noise.h"
+#include "proto/record_cache.h"
 #include "transport/io.h"
 
 #define KNIT_SESSION_MAX_PATHS 4
@@ -83,16 +84,39 @@ struct knit_session_env {
     uint64_t (*unix_time_us)(void *ctx, uint64_t now);
     void (*event)(void *ctx, struct knit_session *s,
                   const struct knit_session_event *ev);
+    /* Records already seen to verify, shared by the node's sessions and
+     * its DHT (proto/record_cache.h); NULL: none. */
+    struct knit_record_cache *records;
+    /* The session is dead (knit_session_is_dead() turned true), whether
+     * or not a DOWN event says so; the owner frees it when it can. May be
+     * NULL. Called once, from inside whatever call killed it. */
+    void (*died)(void *ctx, struct knit_session *s);
+    /* Something happened that may move knit_session_next_deadline(): its
+     * cached value is stale until that is called again. Called once per
+     * such change, not per call, so an owner with many sessions can
+     * recompute only these. May be NULL. */
+    void (*touched)(void *ctx, struct knit_session *s);
 };
 
 int knit_session_new(struct knit_session **out,
                      const struct knit_session_env *env,
                      const struct knit_session_config *cfg,
                      const struct knit_peer_id *peer, uint64_t now);
+/* The same when the caller has already converted the peer's Ed25519 key
+ * to its X25519 form peer_x (the node did, to check an initiation): the
+ * conversion costs about as much as a Diffie-Hellman. peer_x must be that
+ * conversion; it is trusted, not checked. */
+int knit_session_new_with_static(struct knit_session **out,
+                                 const struct knit_session_env *env,
+                                 const struct knit_session_config *cfg,
+                                 const struct knit_peer_id *peer,
+                                 const uint8_t peer_x[32], uint64_t now);
 /* Drops every index; no event. */
 void knit_session_free(struct knit_session *s);
 
 const struct knit_peer_id *knit_session_peer(const struct knit_session *s);
+/* The peer's static key in its X25519 form (32 bytes), for Noise. */
+const uint8_t *knit_session_peer_static(const struct knit_session *s);
 /* The session-level receive window this session grants its peer: the most
  * unread data it can hold (cfg->conn.max_data at creation). */
 uint64_t knit_session_window(const struct knit_session *s);
@@ -101,6 +125,10 @@ bool knit_session_is_dead(const struct knit_session *s);
 /* Whether the peer's hello listed protocol among those it serves. */
 bool knit_session_peer_serves(const struct knit_session *s,
                               const char *protocol);
+/* A word the owner keeps in the session for its own bookkeeping (the
+ * node: the session's place in its timer heap); 0 at creation. */
+void knit_session_set_owner_slot(struct knit_session *s, uint32_t slot);
+uint32_t knit_session_owner_slot(const struct knit_session *s);
 /* Wanted sessions are kept alive with keepalives while idle. */
 void knit_session_set_wanted(struct knit_session *s, bool wanted);
 

@@ -30,22 +30,28 @@ struct knit_session {
     struct knit_session_env env;
     struct knit_session_config cfg;
     struct knit_peer_id peer;
+    uint8_t peer_x[32];              /* its X25519 form, converted once */
     struct knit_cookie_maker cookies;
 
     /* our initiation awaiting its response */
     bool handshaking;
-    struct knit_noise_handshake hs;
+    struct knit_noise_handshake *hs; /* while handshaking (heap), or NULL */
     uint32_t hs_index;
     uint64_t hs_started, hs_sent, hs_retry_at, hs_backoff;
 
-    bool has_prev, has_cur, has_next;
-    struct knit_keypair prev, cur, next;
+    /* The current keypair, and on the heap while they exist (a rekey, a
+     * responder's keys until confirmed) the previous and next ones. */
+    bool has_cur;
+    struct knit_keypair cur;
+    struct knit_keypair *prev, *next;
 
     struct knit_conn *conn;
     uint64_t local_instance, peer_instance;
-    /* what the peer's latest hello said it serves */
-    uint8_t peer_protocol_count;
-    char peer_protocols[KNIT_HELLO_MAX_PROTOCOLS][KNIT_HELLO_PROTOCOL_MAX + 1];
+    /* What the peer's latest hello said it serves: the names one after
+     * the other, each ended by its NUL, on the heap (a few dozen bytes,
+     * where a fixed table for the most a hello may list took 1 KiB). */
+    char *peer_protocols;
+    size_t peer_protocols_len;
     uint64_t last_initiation_ts;     /* newest initiation answered */
     uint64_t last_sent_ts;           /* newest hello timestamp we sent */
 
@@ -61,18 +67,41 @@ struct knit_session {
     uint32_t handshakes;
     uint64_t deadline;               /* cached knit_session_next_deadline */
     bool deadline_stale;
-    char close_reason[KNIT_CONN_CLOSE_REASON_MAX + 1];
+    uint32_t owner_slot;             /* knit_session_set_owner_slot */
+    char *close_reason;              /* knit_session_close's, or NULL */
 };
 
 static inline void session_touch(struct knit_session *s)
 {
+    if (s->deadline_stale)
+        return;
     s->deadline_stale = true;
+    if (s->env.touched)
+        s->env.touched(s->env.ctx, s);
 }
 
 void session_emit(struct knit_session *s, enum knit_session_event_type type,
                   uint64_t stream_id);
 int session_seal_and_send(struct knit_session *s, int path,
                           const uint8_t *plain, size_t len, uint64_t pn);
+
+/* session_keys.c */
+void session_drop_keypair(struct knit_session *s, struct knit_keypair *kp,
+                          bool *has);
+void session_drop_spare(struct knit_session *s, struct knit_keypair **kp);
+struct knit_keypair *session_spare_of(const struct knit_keypair *kp);
+struct knit_keypair *session_find_keypair(struct knit_session *s,
+                                          uint32_t index);
+void session_install_current(struct knit_session *s,
+                             const struct knit_keypair *kp);
+void session_install_initiated(struct knit_session *s,
+                               const struct knit_keypair *kp);
+bool session_keypair_usable(const struct knit_session *s,
+                            const struct knit_keypair *kp, uint64_t now);
+
+/* session_info.c: keeps what the peer's hello says it serves. */
+int session_keep_peer_protocols(struct knit_session *s,
+                                const struct knit_hello *h);
 
 /* session_path.c */
 int session_path_add(struct knit_session *s, int sock,

@@ -1,6 +1,10 @@
 /* The receive half of a stream. Every byte the peer may send lies in
  * [read, read + window), so block n can live in slot n % nslots without two
- * live blocks sharing a slot; a bitmap per block says which bytes arrived. */
+ * live blocks sharing a slot once nslots covers the window; a bitmap per
+ * block says which bytes arrived. The slot table starts small and doubles
+ * (up to that size) only when two live blocks would share a slot: most
+ * streams carry a few KiB, and a table sized for a 4 MiB window costs 8 KiB
+ * per stream, which thousands of simulated nodes cannot afford. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +13,11 @@
 
 #define WORDS (KNIT_STREAM_BLOCK / 64)
 
+/* The first slot table; it grows as blocks need it. */
+#define INITIAL_SLOTS 4
+
 struct knit_stream_recv_block {
+    uint64_t n;                      /* which block of the stream */
     uint8_t data[KNIT_STREAM_BLOCK];
     uint64_t have[WORDS];
 };
@@ -21,10 +29,70 @@ static uint64_t word_mask(size_t lo, size_t hi)
     return upper & ~((UINT64_C(1) << lo) - 1);
 }
 
-static struct knit_stream_recv_block **slot(const struct knit_stream_recv *r,
-                                            uint64_t off)
+/* The slot table that no two blocks of a window can share. */
+static size_t max_slots(size_t window)
 {
-    return &r->slots[(off / KNIT_STREAM_BLOCK) % r->nslots];
+    return window / KNIT_STREAM_BLOCK + 2;
+}
+
+/* Block n's slot, whoever holds it. */
+static struct knit_stream_recv_block **slot_of(const struct knit_stream_recv *r,
+                                               uint64_t n)
+{
+    return &r->slots[n % r->nslots];
+}
+
+/* The block holding offset off, or NULL if none was allocated. */
+static struct knit_stream_recv_block *block_at(const struct knit_stream_recv *r,
+                                               uint64_t off)
+{
+    uint64_t n = off / KNIT_STREAM_BLOCK;
+    struct knit_stream_recv_block *b = *slot_of(r, n);
+    return b && b->n == n ? b : NULL;
+}
+
+static void free_block(struct knit_stream_recv *r, uint64_t n)
+{
+    struct knit_stream_recv_block **b = slot_of(r, n);
+    if (*b && (*b)->n == n) {
+        free(*b);
+        *b = NULL;
+        r->nblocks--;
+    }
+}
+
+/* A bigger table in which the live blocks and block n all have slots of
+ * their own. At max_slots() they always do: live blocks lie within the
+ * window. */
+static int grow(struct knit_stream_recv *r, uint64_t n)
+{
+    size_t max = max_slots(r->window);
+    for (size_t cap = r->nslots * 2;; cap *= 2) {
+        if (cap > max)
+            cap = max;
+        struct knit_stream_recv_block **slots = calloc(cap, sizeof *slots);
+        if (!slots)
+            return KNIT_E_NOMEM;
+        bool clash = false;
+        for (size_t i = 0; i < r->nslots && !clash; i++) {
+            struct knit_stream_recv_block *b = r->slots[i];
+            if (!b)
+                continue;
+            if (slots[b->n % cap] || b->n % cap == n % cap)
+                clash = true;
+            else
+                slots[b->n % cap] = b;
+        }
+        if (!clash) {
+            free(r->slots);
+            r->slots = slots;
+            r->nslots = cap;
+            return KNIT_OK;
+        }
+        free(slots);
+        if (cap == max)
+            return KNIT_E_FLOW_CONTROL;   /* outside the window: cannot be */
+    }
 }
 
 int knit_stream_recv_init(struct knit_stream_recv *r, size_t window)
@@ -34,8 +102,11 @@ int knit_stream_recv_init(struct knit_stream_recv *r, size_t window)
         return KNIT_E_INVAL;
     if (window > KNIT_STREAM_RECV_MAX_WINDOW)
         return KNIT_E_TOO_BIG;
-    /* [read, read + window) touches at most this many blocks. */
-    size_t nslots = window / KNIT_STREAM_BLOCK + 2;
+    /* [read, read + window) touches at most max_slots() blocks; the table
+     * grows to that only if the data needs it. */
+    size_t nslots = max_slots(window);
+    if (nslots > INITIAL_SLOTS)
+        nslots = INITIAL_SLOTS;
     r->slots = calloc(nslots, sizeof *r->slots);
     if (!r->slots)
         return KNIT_E_NOMEM;
@@ -84,12 +155,19 @@ static int reserve(struct knit_stream_recv *r, uint64_t from, uint64_t to)
 {
     for (uint64_t n = from / KNIT_STREAM_BLOCK;
          n <= (to - 1) / KNIT_STREAM_BLOCK; n++) {
-        struct knit_stream_recv_block **b = &r->slots[n % r->nslots];
-        if (*b)
+        struct knit_stream_recv_block **b = slot_of(r, n);
+        if (*b && (*b)->n == n)
             continue;
+        if (*b) {
+            int err = grow(r, n);
+            if (err)
+                return err;
+            b = slot_of(r, n);
+        }
         *b = calloc(1, sizeof **b);
         if (!*b)
             return KNIT_E_NOMEM;
+        (*b)->n = n;
         r->nblocks++;
     }
     return KNIT_OK;
@@ -99,7 +177,7 @@ static void store(struct knit_stream_recv *r, uint64_t from, uint64_t to,
                   const uint8_t *data)
 {
     while (from < to) {
-        struct knit_stream_recv_block *b = *slot(r, from);
+        struct knit_stream_recv_block *b = block_at(r, from);
         size_t bit = (size_t)(from % KNIT_STREAM_BLOCK);
         size_t end = KNIT_STREAM_BLOCK;
         if (to - from < (uint64_t)(end - bit))
@@ -187,33 +265,24 @@ size_t knit_stream_recv_read(struct knit_stream_recv *r, uint8_t *out,
         return 0;
     size_t done = 0;
     while (done < cap && r->read < r->highest) {
-        struct knit_stream_recv_block **b = slot(r, r->read);
-        if (!*b)
+        struct knit_stream_recv_block *b = block_at(r, r->read);
+        if (!b)
             break;
         size_t bit = (size_t)(r->read % KNIT_STREAM_BLOCK);
-        size_t n = have_run(*b, bit, cap - done);
+        size_t n = have_run(b, bit, cap - done);
         if (n == 0)
             break;
-        memcpy(out + done, (*b)->data + bit, n);
+        memcpy(out + done, b->data + bit, n);
         done += n;
         r->read += n;
         /* Read past the block's end: nothing more can land in it. */
-        if (r->read % KNIT_STREAM_BLOCK == 0) {
-            free(*b);
-            *b = NULL;
-            r->nblocks--;
-        }
+        if (r->read % KNIT_STREAM_BLOCK == 0)
+            free_block(r, b->n);
     }
     /* All caught up: the block under read holds nothing unread, so an idle
      * stream keeps no memory; the next frame allocates a fresh block. */
-    if (done > 0 && r->read == r->highest) {
-        struct knit_stream_recv_block **b = slot(r, r->read);
-        if (*b) {
-            free(*b);
-            *b = NULL;
-            r->nblocks--;
-        }
-    }
+    if (done > 0 && r->read == r->highest)
+        free_block(r, r->read / KNIT_STREAM_BLOCK);
     return done;
 }
 
@@ -221,7 +290,7 @@ bool knit_stream_recv_is_readable(const struct knit_stream_recv *r)
 {
     if (r->reset || !r->slots || r->read >= r->highest)
         return false;
-    const struct knit_stream_recv_block *b = *slot(r, r->read);
+    const struct knit_stream_recv_block *b = block_at(r, r->read);
     size_t bit = (size_t)(r->read % KNIT_STREAM_BLOCK);
     return b && ((b->have[bit / 64] >> (bit % 64)) & 1);
 }

@@ -9,6 +9,13 @@
 
 #define WORDS (KNIT_STREAM_BLOCK / 64)
 
+/* The first slot table. Live blocks are the contiguous run from base to
+ * written, so a table as long as that run never has two of them share a
+ * slot; it doubles (up to what the capacity can need) when the run
+ * outgrows it. A table sized for the capacity up front costs 2 KiB per
+ * stream for 1 MiB, mostly for streams that carry one small message. */
+#define INITIAL_SLOTS 4
+
 struct knit_stream_send_block {
     uint8_t data[KNIT_STREAM_BLOCK];
     uint64_t acked[WORDS];
@@ -34,6 +41,33 @@ static struct knit_stream_send_block *block_at(const struct knit_stream_send *s,
     return *slot(s, off);
 }
 
+static size_t max_slots(size_t capacity)
+{
+    return capacity / KNIT_STREAM_BLOCK + 2;
+}
+
+/* Doubles the slot table (up to max_slots()), moving every live block,
+ * the run [base, written), to the slot of its number. */
+static int grow(struct knit_stream_send *s)
+{
+    size_t cap = s->nslots * 2;
+    if (cap > max_slots(s->capacity))
+        cap = max_slots(s->capacity);
+    if (cap <= s->nslots)
+        return KNIT_E_NO_SPACE;   /* cannot be: the run fits the maximum */
+    struct knit_stream_send_block **slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return KNIT_E_NOMEM;
+    if (s->base < s->written)
+        for (uint64_t n = s->base / KNIT_STREAM_BLOCK;
+             n <= (s->written - 1) / KNIT_STREAM_BLOCK; n++)
+            slots[n % cap] = s->slots[n % s->nslots];
+    free(s->slots);
+    s->slots = slots;
+    s->nslots = cap;
+    return KNIT_OK;
+}
+
 int knit_stream_send_init(struct knit_stream_send *s, size_t capacity)
 {
     memset(s, 0, sizeof *s);
@@ -42,7 +76,9 @@ int knit_stream_send_init(struct knit_stream_send *s, size_t capacity)
     if (capacity > KNIT_STREAM_SEND_MAX_CAPACITY)
         return KNIT_E_TOO_BIG;
     /* Live bytes [base, written) span at most this many blocks. */
-    size_t nslots = capacity / KNIT_STREAM_BLOCK + 2;
+    size_t nslots = max_slots(capacity);
+    if (nslots > INITIAL_SLOTS)
+        nslots = INITIAL_SLOTS;
     s->slots = calloc(nslots, sizeof *s->slots);
     if (!s->slots)
         return KNIT_E_NOMEM;
@@ -80,6 +116,15 @@ size_t knit_stream_send_write(struct knit_stream_send *s, const uint8_t *data,
     size_t done = 0;
     while (done < len) {
         struct knit_stream_send_block **b = slot(s, s->written);
+        /* At a block boundary the block is new, so whatever holds its
+         * slot is an older live one: the run outgrew the table. (Inside a
+         * block, the slot's holder is the block itself: it holds the byte
+         * before written, unacknowledged or all was freed.) */
+        if (*b && s->written % KNIT_STREAM_BLOCK == 0) {
+            if (grow(s) != KNIT_OK)
+                break;
+            b = slot(s, s->written);
+        }
         if (!*b) {
             *b = calloc(1, sizeof **b);
             if (!*b)
