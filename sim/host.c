@@ -98,6 +98,7 @@ int knit_sim_host_new(struct knit_sim_host **out, struct knit_sim_engine *e,
         .session = cfg->session,
         .handshake_load_threshold = cfg->handshake_load_threshold,
         .receive_budget = cfg->receive_budget,
+        .handshake_ratelimit_slots = cfg->handshake_ratelimit_slots,
         .dht_mode = cfg->dht_mode,
         .dht = cfg->dht,
     };

@@ -35,6 +35,7 @@ struct knit_sim_host_config {
     const struct knit_session_config *session;   /* NULL = defaults */
     uint32_t handshake_load_threshold;  /* 0 = the node's default */
     uint64_t receive_budget;            /* 0 = the node's default */
+    uint32_t handshake_ratelimit_slots; /* 0 = the node's default */
     /* DHT mode and settings (NULL: defaults). Unless advertise is set the
      * node has no record, so auto mode stays a client. */
     enum knit_dht_mode dht_mode;

@@ -151,6 +151,9 @@ void sim_node_start(struct run *r, uint32_t index)
         .dht_mode = n->class_index == 0 ? KNIT_DHT_MODE_SERVER
                                         : KNIT_DHT_MODE_CLIENT,
         .advertise = true,
+        /* No simulated node is flooded: a small table (1 KiB, not the
+         * daemon's 64 KiB) keeps 100 000 nodes in memory. */
+        .handshake_ratelimit_slots = SIM_RATELIMIT_SLOTS,
     };
     int err = knit_sim_net_add_host_behind(r->net, &hc, n->box, on_node_event,
                                            n, &n->host);

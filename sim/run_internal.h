@@ -25,6 +25,8 @@
 /* After the workload ends, how long answers still in flight may take. */
 #define SIM_DRAIN_US (70ull * 1000000ull)
 #define SIM_NO_OP UINT32_MAX
+/* Handshake rate-limit slots per simulated node (node.h). */
+#define SIM_RATELIMIT_SLOTS 64
 
 struct run;
 
