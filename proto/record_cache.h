@@ -34,9 +34,9 @@
 struct knit_record_cache;
 
 /* slots: rounded up to a power of two, at least KNIT_RECORD_CACHE_WAYS; 0
- * means KNIT_RECORD_CACHE_DEFAULT_SLOTS. key: 32 random (or secret-derived)
- * bytes. KNIT_E_INVAL (NULL out or key, slots over the maximum),
- * KNIT_E_NOMEM. */
+ * means KNIT_RECORD_CACHE_DEFAULT_SLOTS. key: 32 secret bytes (drawn at
+ * random, or derived from a secret). KNIT_E_INVAL (NULL out or key, slots
+ * over the maximum), KNIT_E_NOMEM. */
 int knit_record_cache_new(struct knit_record_cache **out, uint32_t slots,
                           const uint8_t key[32]);
 /* Wipes the key too. NULL is a no-op. */
