@@ -18,6 +18,7 @@
 #include "sim/net.h"
 #include "sim/rng.h"
 #include "tests/support/sim_net_fixtures.h"
+#include "tests/support/sim_sink_fixtures.h"
 #include "transport/error.h"
 
 static void drain(struct knit_sim_engine *e)
@@ -27,53 +28,8 @@ static void drain(struct knit_sim_engine *e)
 
 /* ---- raw endpoints ------------------------------------------------------------ */
 
-/* Datagrams carry their number and send time, so a sink can check order and
- * delay without the tap. */
-struct rx {
-    struct knit_addr src, dst;
-    uint64_t id, sent_at, at;
-};
-
-struct sink {
-    struct knit_sim_engine *e;
-    struct rx *log;
-    size_t n, cap;
-};
-
-static void sink_init(struct sink *s, struct knit_sim_engine *e, size_t cap)
-{
-    memset(s, 0, sizeof *s);
-    s->e = e;
-    s->cap = cap;
-    s->log = calloc(cap, sizeof *s->log);
-    assert_non_null(s->log);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void sink_recv(void *ctx, const struct knit_addr *src,
-                      const struct knit_addr *dst, const uint8_t *pkt,
-                      size_t len)
-{
-    struct sink *s = ctx;
-    assert_int_equal(len, 16);
-    assert_true(s->n < s->cap);
-    s->log[s->n++] = (struct rx){*src, *dst, get64(pkt), get64(pkt + 8),
-                                 knit_sim_now(s->e)};
-}
-
+/* Every datagram here is numbered (tests/support/sim_sink_fixtures.h) and
+ * 16 bytes long. */
 static void send_numbered(struct knit_sim_net *n, struct knit_sim_engine *e,
                           const struct knit_addr *src,
                           const struct knit_addr *dst, uint64_t id)
@@ -109,6 +65,7 @@ static void test_new_rejects(void **state)
 
     struct sink s;
     sink_init(&s, e, 4);
+    s.want_len = 16;
     struct knit_addr a = host_addr(0), bad = a;
     bad.family = 0;
     assert_int_equal(knit_sim_net_attach(n, &bad, sink_recv, &s),
@@ -158,6 +115,7 @@ static void test_delay_per_pair(void **state)
     struct knit_sim_net *n = net_with(e, &c);
     struct sink s;
     sink_init(&s, e, N * N);
+    s.want_len = 16;
     struct knit_addr a[N];
     for (int i = 0; i < N; i++) {
         a[i] = host_addr(i * 7);
@@ -230,6 +188,7 @@ static void test_jitter_keeps_order(void **state)
     struct knit_sim_net *n = net_with(e, &c);
     struct sink s;
     sink_init(&s, e, 2 * COUNT);
+    s.want_len = 16;
     struct knit_addr a = host_addr(1), b = host_addr(2), a2 = a;
     a2.port = 5000;
     assert_int_equal(knit_sim_net_attach(n, &b, sink_recv, &s), 0);
@@ -274,6 +233,7 @@ static void test_loss_rate(void **state)
         struct knit_sim_net *n = net_with(e, &c);
         struct sink s;
         sink_init(&s, e, COUNT);
+        s.want_len = 16;
         struct knit_addr a = host_addr(1), b = host_addr(2);
         assert_int_equal(knit_sim_net_attach(n, &b, sink_recv, &s), 0);
         for (uint64_t i = 0; i < COUNT; i++)
@@ -309,6 +269,7 @@ static void test_table_churn(void **state)
     struct knit_sim_net *n = net_with(e, &c);
     struct sink s;
     sink_init(&s, e, 1);
+    s.want_len = 16;
     struct knit_addr *a = calloc(N, sizeof *a);
     bool *on = calloc(N, sizeof *on);
     assert_non_null(a);
@@ -366,6 +327,7 @@ static void test_blackhole_raw(void **state)
     struct knit_sim_net *n = net_with(e, &c);
     struct sink s;
     sink_init(&s, e, 64);
+    s.want_len = 16;
     struct knit_addr a = host_addr(1), b = host_addr(2);
     assert_int_equal(knit_sim_net_attach(n, &b, sink_recv, &s), 0);
 

@@ -24,6 +24,7 @@
 #include "sim/net.h"
 #include "sim/rng.h"
 #include "tests/support/sim_net_fixtures.h"
+#include "tests/support/sim_sink_fixtures.h"
 #include "transport/error.h"
 
 static void drain(struct knit_sim_engine *e)
@@ -47,51 +48,6 @@ static void assert_all_accounted(const struct knit_sim_net *n)
 
 /* ---- a sink of numbered datagrams -------------------------------------------- */
 
-struct rx {
-    struct knit_addr src, dst;
-    uint64_t id, sent_at, at;
-    size_t len;
-};
-
-struct sink {
-    struct knit_sim_engine *e;
-    struct rx *log;
-    size_t n, cap;
-};
-
-static void sink_init(struct sink *s, struct knit_sim_engine *e, size_t cap)
-{
-    memset(s, 0, sizeof *s);
-    s->e = e;
-    s->cap = cap;
-    s->log = calloc(cap, sizeof *s->log);
-    assert_non_null(s->log);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void sink_recv(void *ctx, const struct knit_addr *src,
-                      const struct knit_addr *dst, const uint8_t *pkt,
-                      size_t len)
-{
-    struct sink *s = ctx;
-    assert_true(len >= 16);
-    assert_true(s->n < s->cap);
-    s->log[s->n++] = (struct rx){*src, *dst, get64(pkt), get64(pkt + 8),
-                                 knit_sim_now(s->e), len};
-}
 
 /* len >= 16 bytes: the id, the send time, then filler. */
 static void send_sized(struct knit_sim_net *n, struct knit_sim_engine *e,
