@@ -18,6 +18,7 @@
 
 #include "sim/metrics.h"
 #include "sim/metrics_internal.h"
+#include "tests/support/tmpdir_fixtures.h"
 #include "transport/error.h"
 
 #define NO KNIT_SIM_NO_TIME
@@ -40,28 +41,6 @@ static void scratch_make(struct scratch *s)
     snprintf(s->root, sizeof s->root, "/tmp/knit-metrics-XXXXXX");
     assert_non_null(mkdtemp(s->root));
     snprintf(s->out, sizeof s->out, "%s/out", s->root);
-}
-
-/* Removes root and everything up to two levels under it. */
-static void remove_tree(const char *path, int depth)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char sub[512];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            struct stat st;
-            if (depth > 0 && lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-                remove_tree(sub, depth - 1);
-            else
-                unlink(sub);
-        }
-        closedir(d);
-    }
-    rmdir(path);
 }
 
 static char *read_file(const char *dir, const char *name, size_t *len)

@@ -21,6 +21,7 @@
 
 #include "sim/metrics.h"
 #include "sim/plot.h"
+#include "tests/support/tmpdir_fixtures.h"
 #include "transport/error.h"
 
 #define NO KNIT_SIM_NO_TIME
@@ -36,29 +37,14 @@ static void make_root(char *root, size_t cap)
     assert_non_null(mkdtemp(root));
 }
 
-static void remove_tree(const char *path)
+/* Drops a test's folder, unless KNIT_KEEP_PLOTS asks to look at it. */
+static void drop_root(const char *path)
 {
     if (getenv("KNIT_KEEP_PLOTS")) {
         fprintf(stderr, "kept %s\n", path);
         return;
     }
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char sub[1024];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            struct stat st;
-            if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-                remove_tree(sub);
-            else
-                unlink(sub);
-        }
-        closedir(d);
-    }
-    rmdir(path);
+    remove_tree(path, 4);
 }
 
 /* Deterministic spread for the sample values (a 64-bit LCG). */
@@ -213,7 +199,7 @@ static void test_all_plots(void **state)
     assert_int_equal(knit_sim_plot(dir, err, sizeof err), KNIT_OK);
     for (size_t i = 0; i < 4; i++)
         assert_png(dir, PNGS[i]);
-    remove_tree(root);
+    drop_root(root);
 }
 
 /* No connection attempts: no heat map, and the one an earlier run left is
@@ -248,7 +234,7 @@ static void test_skipped_plots(void **state)
     assert_contains(lines, "skipped traffic_cdf.png: no nodes\n");
     for (size_t i = 0; i < 4; i++)
         assert_false(exists(dir, PNGS[i]));
-    remove_tree(root);
+    drop_root(root);
 }
 
 /* gnuplot gets the folder through chdir and an argument vector: quotes,
@@ -265,7 +251,7 @@ static void test_awkward_folder_name(void **state)
         fail_msg("plot: %s", err);
     for (size_t i = 0; i < 4; i++)
         assert_png(dir, PNGS[i]);
-    remove_tree(root);
+    drop_root(root);
 }
 
 static void test_errors(void **state)
@@ -315,7 +301,7 @@ static void test_errors(void **state)
                      KNIT_E_INVAL);
     assert_int_equal(knit_sim_plot_with(dir, "", NULL, NULL, 0),
                      KNIT_E_INVAL);
-    remove_tree(root);
+    drop_root(root);
 }
 
 int main(void)
