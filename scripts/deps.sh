@@ -10,8 +10,11 @@ build_pkgs="cmake ninja-build pkg-config gcc libc6-dev libsodium-dev libuv1-dev
  libmsgpack-dev libcbor-dev libcmocka-dev"
 # clang + compiler-rt: libFuzzer and the ASan+UBSan build; llvm: symbolised
 # sanitizer reports; iproute2 + nftables: the natlab network namespaces;
-# gnuplot-nox: knit-sim plot and its test.
-test_pkgs="clang libclang-rt-14-dev llvm iproute2 nftables procps gnuplot-nox"
+# gnuplot-nox: knit-sim plot and its test; iptables + libnetfilter-queue-dev:
+# the natlab delay line (the NFQUEUE iptables target feeds it packets, as
+# there is no netem qdisc or nftables queue statement to rely on).
+test_pkgs="clang libclang-rt-14-dev llvm iproute2 nftables procps gnuplot-nox
+ iptables libnetfilter-queue-dev"
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;
