@@ -1,5 +1,6 @@
 #include "sim/host.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,22 +9,126 @@
 /* Virtual wall clock: the simulation starts on 2026-01-01. */
 #define SIM_EPOCH_US 1767225600000000ull
 
+/* Mixed into the seed for the port generator's own stream. */
+#define PORT_STREAM 0x706f7274736f636bull
+
+struct host_socket {
+    bool open;
+    struct knit_addr addr;   /* the host's IP, the socket's port */
+};
+
 struct knit_sim_host {
     struct knit_sim_engine *engine;
     struct knit_sim_host_config cfg;
     struct knit_rng rng;
+    struct knit_rng port_rng;   /* ports for port-0 sockets */
     struct knit_node *node;
     uint64_t timer;          /* engine handle, 0 = none */
     uint64_t timer_at;
+    struct host_socket sockets[KNIT_SIM_HOST_MAX_SOCKETS];  /* handle i+1 */
+    bool freeing;            /* the node's closes no longer unbind */
 };
+
+/* ---- sockets -------------------------------------------------------------------- */
+
+/* Whether sock is an open extra socket (its slot is sockets[sock - 1]). */
+static bool extra_open(const struct knit_sim_host *h, int sock)
+{
+    return sock >= 1 && sock <= KNIT_SIM_HOST_MAX_SOCKETS &&
+           h->sockets[sock - 1].open;
+}
+
+static bool port_used_here(const struct knit_sim_host *h, uint16_t port)
+{
+    if (port == h->cfg.addr.port)
+        return true;
+    for (int i = 0; i < KNIT_SIM_HOST_MAX_SOCKETS; i++)
+        if (h->sockets[i].open && h->sockets[i].addr.port == port)
+            return true;
+    return false;
+}
+
+/* Opens socket sock on port if the host and the network both let it. */
+static int claim_port(struct knit_sim_host *h, int sock, uint16_t port)
+{
+    if (port_used_here(h, port))
+        return KNIT_E_ADDR_IN_USE;
+    struct knit_addr addr = h->cfg.addr;
+    addr.port = port;
+    if (h->cfg.bind) {
+        int err = h->cfg.bind(h->cfg.ctx, h, sock, &addr);
+        if (err)
+            return err;
+    }
+    h->sockets[sock - 1] = (struct host_socket){true, addr};
+    return KNIT_OK;
+}
+
+/* io.open_socket: the new handle, or a negative error. */
+static int host_open(struct knit_sim_host *h, uint8_t family, uint16_t port)
+{
+    if (family != KNIT_AF_IP4 && family != KNIT_AF_IP6)
+        return KNIT_E_INVAL;
+    /* The host has one address; a real one would have no route either. */
+    if (family != h->cfg.addr.family)
+        return KNIT_E_UNSUPPORTED;
+    int sock = 0;
+    for (int i = 0; i < KNIT_SIM_HOST_MAX_SOCKETS && !sock; i++)
+        if (!h->sockets[i].open)
+            sock = i + 1;
+    if (!sock)
+        return KNIT_E_LIMIT;
+    if (port) {
+        int err = claim_port(h, sock, port);
+        return err ? err : sock;
+    }
+    /* One draw, then the next ports up: the same seed and the same ports
+     * in use give the same port, and a free one is always found. */
+    uint32_t span = KNIT_SIM_EPHEMERAL_MAX - KNIT_SIM_EPHEMERAL_MIN + 1;
+    uint32_t start = (uint32_t)knit_rng_below(&h->port_rng, span);
+    for (uint32_t i = 0; i < span; i++) {
+        uint16_t p = (uint16_t)(KNIT_SIM_EPHEMERAL_MIN + (start + i) % span);
+        int err = claim_port(h, sock, p);
+        if (err != KNIT_E_ADDR_IN_USE)
+            return err ? err : sock;
+    }
+    return KNIT_E_ADDR_IN_USE;
+}
+
+static void host_close(struct knit_sim_host *h, int sock)
+{
+    if (!extra_open(h, sock))
+        return;
+    struct host_socket *s = &h->sockets[sock - 1];
+    s->open = false;
+    if (h->cfg.unbind && !h->freeing)
+        h->cfg.unbind(h->cfg.ctx, h, sock, &s->addr);
+}
+
+/* ---- the node's I/O --------------------------------------------------------------- */
 
 static int io_send(void *ctx, int sock, const struct knit_addr *to,
                    const uint8_t *pkt, size_t len)
 {
-    (void)sock;
     struct knit_sim_host *h = ctx;
-    h->cfg.send(h->cfg.ctx, h, &h->cfg.addr, to, pkt, len);
+    const struct knit_addr *src = &h->cfg.addr;
+    if (sock != 0) {
+        if (!extra_open(h, sock))
+            return KNIT_E_INVAL;   /* closed: as the real driver says */
+        src = &h->sockets[sock - 1].addr;
+    }
+    h->cfg.send(h->cfg.ctx, h, src, to, pkt, len);
     return KNIT_OK;
+}
+
+static int io_open_socket(void *ctx, uint8_t family, uint16_t port)
+{
+    return host_open(ctx, family, port);
+}
+
+static void io_close_socket(void *ctx, int sock)
+{
+    host_close(ctx, sock);
 }
 
 static void io_random(void *ctx, uint8_t *buf, size_t len)
@@ -73,6 +178,9 @@ int knit_sim_host_new(struct knit_sim_host **out, struct knit_sim_engine *e,
     h->engine = e;
     h->cfg = *cfg;
     knit_rng_seed(&h->rng, cfg->seed);
+    /* Seeded apart from rng, which must draw exactly what it always did. */
+    knit_rng_seed(&h->port_rng, cfg->seed ^ PORT_STREAM ^
+                                    (cfg->boot * 0x9e3779b97f4a7c15ull));
     uint8_t seed[KNIT_SEED_LEN];
     knit_rng_fill(&h->rng, seed, sizeof seed);
     struct knit_identity ident;
@@ -89,6 +197,7 @@ int knit_sim_host_new(struct knit_sim_host **out, struct knit_sim_engine *e,
                                    (cfg->boot * 0x9e3779b97f4a7c15ull));
     struct knit_io io = {
         .ctx = h, .send = io_send, .random = io_random, .event = io_event,
+        .open_socket = io_open_socket, .close_socket = io_close_socket,
     };
     uint64_t now = knit_sim_now(e);
     struct knit_node_config ncfg = {
@@ -123,6 +232,7 @@ void knit_sim_host_free(struct knit_sim_host *h)
         return;
     if (h->timer)
         knit_sim_cancel(h->engine, h->timer);
+    h->freeing = true;
     knit_node_free(h->node);
     free(h);
 }
@@ -146,6 +256,62 @@ void knit_sim_host_deliver(struct knit_sim_host *h,
                            const struct knit_addr *src, const uint8_t *pkt,
                            size_t len)
 {
-    knit_node_receive(h->node, knit_sim_now(h->engine), 0, src, pkt, len);
+    knit_sim_host_deliver_on(h, 0, src, pkt, len);
+}
+
+void knit_sim_host_deliver_on(struct knit_sim_host *h, int sock,
+                              const struct knit_addr *src, const uint8_t *pkt,
+                              size_t len)
+{
+    if (sock != 0 && !extra_open(h, sock))
+        return;
+    knit_node_receive(h->node, knit_sim_now(h->engine), sock, src, pkt, len);
     knit_sim_host_rearm(h);
+}
+
+int knit_sim_host_open_socket(struct knit_sim_host *h, uint16_t port,
+                              int *sock)
+{
+    if (!h || !sock)
+        return KNIT_E_INVAL;
+    int s = host_open(h, h->cfg.addr.family, port);
+    if (s < 0)
+        return s;
+    int err = knit_node_add_socket(h->node, s, &h->sockets[s - 1].addr);
+    if (err) {
+        host_close(h, s);
+        return err;
+    }
+    *sock = s;
+    return KNIT_OK;
+}
+
+void knit_sim_host_close_socket(struct knit_sim_host *h, int sock)
+{
+    if (h)
+        host_close(h, sock);
+}
+
+int knit_sim_host_send(struct knit_sim_host *h, int sock,
+                       const struct knit_addr *to, const uint8_t *pkt,
+                       size_t len)
+{
+    if (!h || !to || (!pkt && len > 0))
+        return KNIT_E_INVAL;
+    return io_send(h, sock, to, pkt, len);
+}
+
+int knit_sim_host_socket_addr(const struct knit_sim_host *h, int sock,
+                              struct knit_addr *out)
+{
+    if (!h || !out)
+        return KNIT_E_INVAL;
+    if (sock == 0) {
+        *out = h->cfg.addr;
+        return KNIT_OK;
+    }
+    if (!extra_open(h, sock))
+        return KNIT_E_NOT_FOUND;
+    *out = h->sockets[sock - 1].addr;
+    return KNIT_OK;
 }

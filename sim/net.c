@@ -134,13 +134,20 @@ static void arrive(void *ctx, uint64_t arg)
     net->stats.bytes_delivered += p->len;
     ep->stats.rx_packets++;
     ep->stats.rx_bytes += p->len;
+    if (ep->owner) {
+        ep->owner->stats.rx_packets++;
+        ep->owner->stats.rx_bytes += p->len;
+    }
     if (net->tap && !p->realm)
         net->tap(net->tap_ctx, p->sent_at, &p->src, &p->dst, p->data, p->len);
     /* The tap may have removed it; removal defers the free, so ep is
-     * still there to ask. */
+     * still there to ask (and a socket's owner, which goes with it). */
     if (!ep->detached) {
         if (ep->host)
             knit_sim_host_deliver(ep->host, &p->src, p->data, p->len);
+        else if (ep->owner)
+            knit_sim_host_deliver_on(ep->owner->host, ep->sock, &p->src,
+                                     p->data, p->len);
         else
             ep->recv(ep->ctx, &p->src, &p->dst, p->data, p->len);
     }
@@ -254,18 +261,34 @@ void knit_sim_net_send_inside(struct knit_sim_net *net,
     route(net, NULL, gateway, false, src, dst, pkt, len);
 }
 
-/* The host's own idea of its source is ignored: the net stamps the address
- * it attached the host at; a gateway then stamps its mapping. */
+/* The net stamps the address it attached the host at, or the one it bound
+ * for the extra socket the host names by src; a gateway then stamps its
+ * mapping. Either way the host's uplink carries it. */
 static void host_send(void *ctx, struct knit_sim_host *from,
                       const struct knit_addr *src, const struct knit_addr *dst,
                       const uint8_t *pkt, size_t len)
 {
     (void)from;
-    (void)src;
     struct endpoint *ep = ctx;
-    if (!ep->detached)
-        route(ep->net, ep, ep->realm, ep->realm != NULL, &ep->addr, dst, pkt,
-              len);
+    if (ep->detached)
+        return;
+    const struct knit_addr *stamp = &ep->addr;
+    if (!knit_addr_equal(src, &ep->addr)) {
+        struct endpoint *sock = net_lookup_in(ep->net, ep->realm, src, false);
+        if (!sock || sock->owner != ep) {
+            /* Its address was detached under it (knit_sim_net_detach). */
+            ep->stats.tx_packets++;
+            ep->stats.tx_bytes += len;
+            ep->net->stats.sent++;
+            ep->net->stats.bytes_sent += len;
+            ep->net->stats.dropped++;
+            return;
+        }
+        sock->stats.tx_packets++;
+        sock->stats.tx_bytes += len;
+        stamp = &sock->addr;
+    }
+    route(ep->net, ep, ep->realm, ep->realm != NULL, stamp, dst, pkt, len);
 }
 
 static void host_event(void *ctx, struct knit_sim_host *host,
@@ -375,6 +398,42 @@ static void insert(struct knit_sim_net *net, struct endpoint *ep)
     net->endpoints++;
 }
 
+/* An extra socket of the host at ctx gets an endpoint of its own, in the
+ * host's realm, so a box maps it apart from the host's main socket. */
+static int host_bind(void *ctx, struct knit_sim_host *host, int sock,
+                     const struct knit_addr *addr)
+{
+    (void)host;
+    struct endpoint *owner = ctx;
+    struct knit_sim_net *net = owner->net;
+    if (owner->detached)
+        return KNIT_E_IO;   /* removed: nothing reaches it any more */
+    int err = net_reserve(net, 1);
+    if (err)
+        return err;
+    struct endpoint *ep;
+    err = new_endpoint(net, owner->realm, addr, false, &ep);
+    if (err)
+        return err == KNIT_E_EXISTS ? KNIT_E_ADDR_IN_USE : err;
+    ep->owner = owner;
+    ep->sock = (uint8_t)sock;
+    insert(net, ep);
+    return KNIT_OK;
+}
+
+/* Datagrams still in flight to it are then blackholed on arrival. */
+static void host_unbind(void *ctx, struct knit_sim_host *host, int sock,
+                        const struct knit_addr *addr)
+{
+    (void)host;
+    struct endpoint *owner = ctx;
+    if (owner->detached)
+        return;   /* its sockets were detached with it */
+    struct endpoint *ep = net_lookup_in(owner->net, owner->realm, addr, false);
+    if (ep && ep->owner == owner && ep->sock == sock)
+        net_detach(owner->net, ep);
+}
+
 int knit_sim_net_add_host_behind(struct knit_sim_net *net,
                                  const struct knit_sim_host_config *cfg,
                                  struct knit_sim_natbox *gateway,
@@ -398,6 +457,8 @@ int knit_sim_net_add_host_behind(struct knit_sim_net *net,
     struct knit_sim_host_config hcfg = *cfg;
     hcfg.send = host_send;
     hcfg.event = host_event;
+    hcfg.bind = host_bind;
+    hcfg.unbind = host_unbind;
     hcfg.ctx = ep;
     err = knit_sim_host_new(&ep->host, net->engine, &hcfg);
     if (err) {
@@ -507,6 +568,8 @@ struct knit_sim_host *knit_sim_net_find_host(const struct knit_sim_net *net,
                                              const struct knit_addr *addr)
 {
     struct endpoint *ep = net && addr ? net_lookup(net, addr) : NULL;
+    if (ep && ep->owner)
+        return ep->owner->host;
     return ep ? ep->host : NULL;
 }
 

@@ -57,6 +57,16 @@
  *
  * A datagram carries its sender's address as its source.
  *
+ * Extra sockets: a host's extra sockets (sim/host.h) are endpoints of their
+ * own at the host's IP and their ports, in the host's realm (so behind a
+ * box each is mapped apart, as its own private ip:port). What arrives at
+ * one goes to the host's node with that socket's handle; what the node
+ * sends on one leaves from its address, through the host's uplink. They
+ * count among the endpoints; their per-address stats (addr_stats) are
+ * their own traffic, and the host's stats take all its sockets' traffic.
+ * A closed socket leaves the table at once, so what was in flight to it
+ * is blackholed; removing the host closes them all.
+ *
  * NAT: an IP-wide endpoint (knit_sim_net_attach_ip) receives every datagram
  * to its IP whose exact ip:port nobody holds; a NAT box (sim/natbox.h)
  * holds its public IP so. A host may sit behind a box, its gateway: the
@@ -163,8 +173,9 @@ int knit_sim_net_new(struct knit_sim_net **out, struct knit_sim_engine *engine,
  * frees the datagrams in flight. NULL is a no-op. */
 void knit_sim_net_free(struct knit_sim_net *net);
 
-/* Creates a host at cfg->addr and attaches it. The net installs its own send
- * and event hooks (cfg->send, cfg->event and cfg->ctx are ignored) and
+/* Creates a host at cfg->addr and attaches it. The net installs its own send,
+ * event, bind and unbind hooks (cfg->send, cfg->event, cfg->bind,
+ * cfg->unbind and cfg->ctx are ignored) and
  * passes the node's events on to event(event_ctx, host, ev); event may be
  * NULL. Returns 0, KNIT_E_INVAL (NULL argument, address neither IPv4 nor
  * IPv6), KNIT_E_EXISTS (address taken), KNIT_E_NOMEM or what
@@ -246,8 +257,9 @@ int knit_sim_net_set_uplink(struct knit_sim_net *net,
                             const struct knit_sim_host *host,
                             uint64_t rate_bps, uint32_t queue_bytes);
 
-/* The host attached at addr on the Internet, or NULL (none, a raw
- * endpoint; hosts behind boxes are not found by address). */
+/* The host attached at addr on the Internet, at its main address or one of
+ * its extra sockets, or NULL (none, a raw endpoint; hosts behind boxes are
+ * not found by address). */
 struct knit_sim_host *knit_sim_net_find_host(const struct knit_sim_net *net,
                                              const struct knit_addr *addr);
 /* Endpoints attached, hosts and raw, on the Internet or behind boxes. */

@@ -20,7 +20,10 @@ struct endpoint {
     struct knit_addr addr;          /* port 0 when wide */
     uint32_t uplink_queue;          /* bytes, see knit_sim_net_set_uplink */
     struct knit_sim_natbox *realm;  /* NULL: the Internet */
-    struct knit_sim_host *host;     /* NULL: a raw endpoint */
+    struct knit_sim_host *host;     /* NULL: a raw or socket endpoint */
+    /* A host's extra socket (sim/host.h): the host's own endpoint, which
+     * its datagrams are charged to; NULL otherwise. */
+    struct endpoint *owner;
     knit_sim_event_fn event;        /* host */
     knit_sim_net_recv_fn recv;      /* raw */
     void *ctx;
@@ -30,6 +33,7 @@ struct endpoint {
     uint64_t uplink_busy_until;     /* when the uplink's last datagram left */
     bool wide;                      /* every port of addr's IP */
     bool detached;
+    uint8_t sock;                   /* owner's socket handle */
 };
 
 enum { KEY_ADDR = 0, KEY_HOST = 1 };

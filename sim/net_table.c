@@ -223,8 +223,25 @@ void net_reap(void *ctx, uint64_t arg)
     }
 }
 
+/* A host's extra sockets go with it. It still counts them open, and may
+ * close them until it is freed: the unbind hook then finds its endpoint
+ * detached and does nothing. */
+static void detach_sockets(struct knit_sim_net *net, struct endpoint *ep)
+{
+    for (int s = 1; s <= KNIT_SIM_HOST_MAX_SOCKETS; s++) {
+        struct knit_addr a;
+        if (knit_sim_host_socket_addr(ep->host, s, &a) != KNIT_OK)
+            continue;
+        struct endpoint *sock = net_lookup_in(net, ep->realm, &a, false);
+        if (sock && sock->owner == ep)
+            net_detach(net, sock);
+    }
+}
+
 void net_detach(struct knit_sim_net *net, struct endpoint *ep)
 {
+    if (ep->host)
+        detach_sockets(net, ep);
     table_delete(net, net_probe(net, ep->realm, &ep->addr, ep->wide,
                             net_key_hash(ep->realm, &ep->addr, ep->wide)));
     if (net_has_host_key(ep))
