@@ -263,8 +263,9 @@ static void find_answer(struct knit_daemon_ops *ops, struct op *op,
     finish(ops, op, KNIT_OK, NULL);
 }
 
-/* The DHT answered: report it (find), or dial every direct address in the
- * record at once (ping, bench); the session takes the first that answers. */
+/* The DHT answered: report it (find), or dial the peer by its record
+ * (ping, bench): every direct address and up to two of its relays at
+ * once; the session takes the first path that answers. */
 static void on_found(struct knit_daemon_ops *ops, struct op *op,
                      const struct knit_event *ev, uint64_t now)
 {
@@ -288,16 +289,8 @@ static void on_found(struct knit_daemon_ops *ops, struct op *op,
         start_streams(ops, op, now);
         return;
     }
-    const struct knit_peer_record *rec = ev->u.found.record;
-    int dialled = 0;
-    for (uint8_t i = 0; i < rec->addr_count; i++) {
-        struct knit_addr addr;
-        if (knit_multiaddr_is_circuit(&rec->addrs[i]) ||
-            knit_multiaddr_to_socket(&rec->addrs[i], &addr) != KNIT_OK)
-            continue;
-        if (knit_node_connect(ops->node, &op->peer, &addr, now) == KNIT_OK)
-            dialled++;
-    }
+    size_t dialled = 0;
+    knit_node_connect_record(ops->node, ev->u.found.record, now, &dialled);
     if (!dialled) {
         finish(ops, op, KNIT_E_UNSUPPORTED,
                "the peer's record has no address we can dial");

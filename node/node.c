@@ -13,6 +13,8 @@
 
 #include "node/event.h"
 #include "node/node_internal.h"
+#include "node/node_relay.h"
+#include "node/node_traversal.h"
 #include "proto/handshake.h"
 #include "transport/error.h"
 
@@ -54,11 +56,18 @@ struct knit_session *node_find_session(const struct knit_node *node,
     return NULL;
 }
 
+int node_send(struct knit_node *node, int sock, const struct knit_addr *to,
+              const uint8_t *pkt, size_t len)
+{
+    if (circuit_is_socket(sock))
+        return circuit_send(node, sock, pkt, len);
+    return node->io.send(node->io.ctx, sock, to, pkt, len);
+}
+
 static int env_send(void *ctx, int sock, const struct knit_addr *to,
                     const uint8_t *pkt, size_t len)
 {
-    struct knit_node *node = ctx;
-    return node->io.send(node->io.ctx, sock, to, pkt, len);
+    return node_send(ctx, sock, to, pkt, len);
 }
 
 static void env_random(void *ctx, uint8_t *buf, size_t len)
@@ -188,6 +197,10 @@ static void reap_sessions(struct knit_node *node)
         }
         node_services_forget(node, s);
         node_dht_session_down(node, s);
+        node->in_event++;   /* a new record may be published: no reaping */
+        node_relay_session_down(node, s);
+        traversal_session_down(node, s);
+        node->in_event--;
         node->sessions[i] = node->sessions[--node->session_count];
         session_timers_remove(&node->timers, s);
         knit_session_free(s);
@@ -232,7 +245,7 @@ static int send_cookie_reply(struct knit_node *node, int sock,
     if (err)
         return err;
     node->stats.cookies_sent++;
-    return node->io.send(node->io.ctx, sock, from, reply, reply_len);
+    return node_send(node, sock, from, reply, reply_len);
 }
 
 static int on_initiation(struct knit_node *node, int sock,
@@ -324,7 +337,9 @@ int knit_node_receive(struct knit_node *node, uint64_t now, int sock,
     int err;
     uint32_t index;
     struct knit_session *s = NULL;
-    if (len < 4) {
+    if (traversal_receive(node, sock, from, pkt, len, &err)) {
+        /* a PROBE, a DIAL, or anything on the alternate socket */
+    } else if (len < 4) {
         err = KNIT_E_TRUNCATED;
     } else if (pkt[0] == KNIT_PACKET_INITIATION) {
         err = on_initiation(node, sock, from, pkt, len, now);
@@ -361,6 +376,12 @@ uint64_t knit_node_next_deadline(const struct knit_node *node)
     session_timers_refresh(timers);
     uint64_t next = node_dht_deadline(node);
     uint64_t t = session_timers_next(timers);
+    if (t < next)
+        next = t;
+    t = node_relay_deadline(node);
+    if (t < next)
+        next = t;
+    t = traversal_deadline(node);
     return t < next ? t : next;
 }
 
@@ -389,6 +410,8 @@ void knit_node_timeout(struct knit_node *node, uint64_t now)
     }
     node->in_event++;   /* the DHT may dial: keep the table still */
     node_dht_timeout(node, now);
+    node_relay_timeout(node, now);
+    traversal_timeout(node, now);
     node->in_event--;
     reap_sessions(node);
 }
@@ -403,9 +426,17 @@ void node_build_hello(struct knit_node *node)
     memset(h, 0, sizeof *h);
     h->peer = node->identity.id;
     snprintf(h->agent, sizeof h->agent, "knit/%s", KNIT_VERSION);
-    const char *builtin[] = {KNIT_PROTOCOL_PING, KNIT_PROTOCOL_BENCH,
-                             KNIT_DHT_PROTOCOL};
-    size_t builtins = node->dht && knit_dht_is_serving(node->dht) ? 3 : 2;
+    const char *builtin[NODE_BUILTIN_PROTOCOLS];
+    size_t builtins = 0;
+    builtin[builtins++] = KNIT_PROTOCOL_PING;
+    builtin[builtins++] = KNIT_PROTOCOL_BENCH;
+    if (node->dht && knit_dht_is_serving(node->dht))
+        builtin[builtins++] = KNIT_DHT_PROTOCOL;
+    if (node->relay && node->relay->serving)
+        builtin[builtins++] = KNIT_RELAY_HOP_PROTOCOL;
+    builtin[builtins++] = KNIT_IDENTIFY_PROTOCOL;
+    if (node->traversal && node->traversal->serving_autonat)
+        builtin[builtins++] = KNIT_AUTONAT_PROTOCOL;
     for (size_t i = 0; i < builtins; i++)
         snprintf(h->protocols[h->protocol_count++], sizeof h->protocols[0],
                  "%s", builtin[i]);
@@ -437,7 +468,7 @@ int knit_node_new(struct knit_node **out, const struct knit_node_config *cfg,
             n > KNIT_CONN_PROTOCOL_MAX)
             return KNIT_E_INVAL;
     }
-    if (served + 3 > KNIT_HELLO_MAX_PROTOCOLS)
+    if (served + NODE_BUILTIN_PROTOCOLS > KNIT_HELLO_MAX_PROTOCOLS)
         return KNIT_E_TOO_BIG;
     if (cfg->handshake_ratelimit_slots > KNIT_RATELIMIT_MAX_SLOTS)
         return KNIT_E_INVAL;
@@ -484,6 +515,10 @@ int knit_node_new(struct knit_node **out, const struct knit_node_config *cfg,
     }
     if (err == KNIT_OK)
         err = node_dht_init(node, cfg, now);
+    if (err == KNIT_OK)
+        err = node_relay_init(node);
+    if (err == KNIT_OK)
+        err = node_traversal_init(node);
     if (err) {
         knit_node_free(node);
         return err;
@@ -503,6 +538,8 @@ void knit_node_free(struct knit_node *node)
     session_timers_free(&node->timers);
     node_services_free(node);
     node_dht_free(node);
+    node_relay_free(node);
+    node_traversal_free(node);
     knit_index_table_free(&node->indices);
     knit_ratelimit_table_free(node->ratelimit);
     if (node->own_record_cache)
@@ -549,11 +586,18 @@ static int socket_for(const struct knit_node *node, const struct knit_addr *a)
 int node_dial(struct knit_node *node, const struct knit_peer_id *peer,
               const struct knit_addr *addr, uint64_t now, bool wanted)
 {
-    if (knit_peer_id_equal(peer, &node->identity.id))
-        return KNIT_E_INVAL;
     int sock = socket_for(node, addr);
     if (sock < 0)
         return KNIT_E_UNSUPPORTED;
+    return node_dial_on(node, peer, sock, addr, now, wanted);
+}
+
+int node_dial_on(struct knit_node *node, const struct knit_peer_id *peer,
+                 int sock, const struct knit_addr *addr, uint64_t now,
+                 bool wanted)
+{
+    if (knit_peer_id_equal(peer, &node->identity.id))
+        return KNIT_E_INVAL;
     struct knit_session *s = node_find_session(node, peer);
     int err = s ? KNIT_OK : new_session(node, peer, NULL, now, &s);
     if (err == KNIT_OK) {
@@ -583,6 +627,13 @@ int knit_node_disconnect(struct knit_node *node,
     knit_session_close(s, KNIT_CONN_NO_ERROR, "disconnected", now);
     reap_sessions(node);
     return KNIT_OK;
+}
+
+bool knit_node_peer_is_relayed(const struct knit_node *node,
+                               const struct knit_peer_id *peer)
+{
+    struct knit_session *s = node_find_session(node, peer);
+    return s && circuit_is_socket(knit_session_path_sock(s));
 }
 
 bool knit_node_peer_is_up(const struct knit_node *node,
@@ -618,6 +669,7 @@ size_t knit_node_peers(const struct knit_node *node,
         /* Until the first RTT sample srtt is the RFC 9002 initial guess. */
         out[n].srtt_us = st.conn.min_rtt_us ? st.conn.srtt_us : 0;
         out[n].dht_server = knit_session_peer_serves(s, KNIT_DHT_PROTOCOL);
+        out[n].relayed = circuit_is_socket(knit_session_path_sock(s));
         n++;
     }
     return n;

@@ -21,6 +21,7 @@
 
 #include "dht/dht.h"
 #include "node/bootstrap_list.h"
+#include "node/observed.h"
 #include "proto/identity.h"
 #include "proto/session.h"
 #include "transport/io.h"
@@ -89,6 +90,9 @@ struct knit_node;
 
 int knit_node_new(struct knit_node **out, const struct knit_node_config *cfg,
                   const struct knit_io *io, uint64_t now);
+/* Makes no io call: sockets the node opened through io->open_socket (the
+ * alternate port, the AutoNAT dial-back socket) are the driver's to close
+ * with the rest of its sockets, before or after. */
 void knit_node_free(struct knit_node *node);
 
 /* Tells the node about a socket the driver listens on, and its local
@@ -123,6 +127,9 @@ int knit_node_disconnect(struct knit_node *node,
                          const struct knit_peer_id *peer, uint64_t now);
 bool knit_node_peer_is_up(const struct knit_node *node,
                           const struct knit_peer_id *peer);
+/* Whether the session with peer runs through a relay circuit now. */
+bool knit_node_peer_is_relayed(const struct knit_node *node,
+                               const struct knit_peer_id *peer);
 int knit_node_peer_stats(const struct knit_node *node,
                          const struct knit_peer_id *peer,
                          struct knit_session_stats *out);
@@ -171,6 +178,55 @@ int knit_node_bootstrap(struct knit_node *node,
 int knit_node_find(struct knit_node *node, const struct knit_peer_id *peer,
                    uint64_t now, uint64_t *handle);
 bool knit_node_dht_serving(const struct knit_node *node);
+
+/* Opens (or adds a path to) a session with peer through a circuit on
+ * relay, which must hold a reservation of peer's (its record lists
+ * /p2p/<relay>/p2p-circuit). The relay is dialed at relay_addr first
+ * unless a session with it is up. KNIT_EVENT_PEER_UP follows, or
+ * KNIT_EVENT_PEER_DOWN with KNIT_E_REFUSED and the relay's reason. The
+ * end-to-end session runs inside the circuit: the relay sees only its
+ * ciphertext. */
+/* What the node knows of how the Internet sees it (identify, AutoNAT,
+ * relays): for `knit status`. Enum values of proto/record.h; confidences
+ * 0 (none) upwards, as node/observed.h and node/reachability.h define. */
+struct knit_node_traversal {
+    uint8_t reachability, reachability_confidence;
+    uint32_t autonat_servers;          /* distinct server IPs that answered */
+    uint8_t mapping, mapping_confidence;
+    bool behind_nat, sequential;
+    uint8_t filtering, filtering_confidence;
+    size_t observed_count;
+    struct knit_observed_entry observed[8];
+    size_t relay_count;                /* our relayed addresses */
+    struct knit_multiaddr relays[4];
+    uint16_t alt_port;                 /* 0: no alternate socket */
+    uint32_t reservations_served, circuits_served;
+};
+void knit_node_traversal_status(struct knit_node *node, uint64_t now,
+                                struct knit_node_traversal *out);
+
+/* Dials peer by its signed record (from knit_node_find): every direct
+ * address at once, and, when the record lists relayed addresses, a
+ * circuit through up to two of its relays as well; the session keeps
+ * whichever path answers first. *attempts says how many were started
+ * (0: nothing in the record could be dialled). */
+int knit_node_connect_record(struct knit_node *node,
+                             const struct knit_peer_record *rec,
+                             uint64_t now, size_t *attempts);
+
+/* Diagnostics and tests: tap is called with every chunk of circuit bytes
+ * this node copies as a relay, that is, all a relay can see of the
+ * circuits it carries; NULL stops it. */
+typedef void (*knit_node_relay_tap_fn)(void *ctx, const uint8_t *bytes,
+                                       size_t len);
+void knit_node_set_relay_tap(struct knit_node *node,
+                             knit_node_relay_tap_fn tap, void *ctx);
+
+int knit_node_connect_relayed(struct knit_node *node,
+                              const struct knit_peer_id *peer,
+                              const struct knit_peer_id *relay,
+                              const struct knit_addr *relay_addr,
+                              uint64_t now);
 /* The DHT engine, to read its table, store and statistics. */
 const struct knit_dht *knit_node_dht(const struct knit_node *node);
 
@@ -191,6 +247,7 @@ struct knit_node_peer {
     struct knit_addr addr;        /* the active path */
     uint64_t srtt_us;             /* 0: not measured yet */
     bool dht_server;              /* its hello lists /knit/dht/1 */
+    bool relayed;                 /* the active path is a relay circuit */
 };
 /* The peers with a session up, at most cap of them; returns how many were
  * written. */

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "node/node_internal.h"
+#include "node/node_relay.h"
+#include "node/node_traversal.h"
 #include "proto/conn.h"
 #include "proto/msg.h"
 #include "transport/error.h"
@@ -514,6 +516,17 @@ int knit_node_set_addresses(struct knit_node *node,
     if (n > KNIT_RECORD_MAX_ADDRS)
         return KNIT_E_TOO_BIG;
     node->now = now;
+    if (addrs != node->record_addrs)
+        memmove(node->record_addrs, addrs, n * sizeof *addrs);
+    node->record_addr_count = n;
+    /* Until AutoNAT says otherwise, a global address means others can
+     * reach us: we serve; without one we keep relay reservations. */
+    traversal_apply(node);
+    return node_resign_record(node, now);
+}
+
+int node_resign_record(struct knit_node *node, uint64_t now)
+{
     struct knit_peer_record *rec = calloc(1, sizeof *rec);
     if (!rec)
         return KNIT_E_NOMEM;
@@ -521,19 +534,26 @@ int knit_node_set_addresses(struct knit_node *node,
     rec->peer = node->identity.id;
     rec->seq = unix_us > node->record_seq ? unix_us : node->record_seq + 1;
     rec->issued = unix_us / SECOND;
-    bool global = false;
     int err = KNIT_OK;
-    for (size_t i = 0; i < n && err == KNIT_OK; i++) {
+    for (size_t i = 0; i < node->record_addr_count && err == KNIT_OK; i++)
         err = knit_multiaddr_from_socket(&rec->addrs[rec->addr_count++],
-                                         &addrs[i], NULL);
-        global = global || knit_addr_is_global(&addrs[i]);
-    }
+                                         &node->record_addrs[i], NULL);
+    if (err == KNIT_OK)
+        rec->addr_count += (uint8_t)traversal_public_addrs(
+            node, rec->addrs + rec->addr_count,
+            KNIT_RECORD_MAX_ADDRS - rec->addr_count);
+    rec->addr_count += (uint8_t)node_relay_client_addrs(
+        node, rec->addrs + rec->addr_count,
+        KNIT_RECORD_MAX_ADDRS - rec->addr_count);
+    rec->nat = node->traversal->nat;
     uint8_t envelope[KNIT_RECORD_MAX_BYTES];
     size_t len = 0;
     if (err == KNIT_OK)
         err = knit_record_sign(rec, &node->identity, envelope,
                                sizeof envelope, &len);
     uint64_t seq = rec->seq;
+    if (err == KNIT_OK)
+        traversal_addresses_changed(node, rec->addrs, rec->addr_count);
     free(rec);
     if (err)
         return err;
@@ -545,12 +565,7 @@ int knit_node_set_addresses(struct knit_node *node,
     node->record = copy;
     node->record_len = len;
     node->record_seq = seq;
-    if (addrs != node->record_addrs)
-        memcpy(node->record_addrs, addrs, n * sizeof *addrs);
-    node->record_addr_count = n;
     node->resign_at = now + RESIGN_INTERVAL;
-    if (node->dht_mode == KNIT_DHT_MODE_AUTO)
-        knit_dht_set_serving(node->dht, global);
     node_build_hello(node);
     node->in_event++;
     err = knit_dht_set_own_record(node->dht, envelope, len, now);
@@ -643,7 +658,6 @@ void node_dht_timeout(struct knit_node *node, uint64_t now)
         }
     }
     if (node->record_len && node->resign_at <= now)
-        knit_node_set_addresses(node, node->record_addrs,
-                                node->record_addr_count, now);
+        node_resign_record(node, now);
     knit_dht_timeout(node->dht, now);
 }

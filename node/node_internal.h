@@ -26,6 +26,9 @@
 /* DHT requests waiting for their session to come up. */
 #define NODE_MAX_DHT_QUEUED 256
 #define NODE_MAX_BOOTSTRAP 64
+/* Protocols the node may list in its hello besides the embedder's: ping,
+ * bench, dht, relay hop, identify, autonat. */
+#define NODE_BUILTIN_PROTOCOLS 6
 
 struct node_socket {
     int handle;
@@ -112,6 +115,10 @@ struct knit_node {
     struct knit_bootstrap_peer *bootstrap;   /* bootstrap_count of them */
     size_t bootstrap_count;
     uint64_t bootstrap_at, bootstrap_backoff;
+    /* circuit relay: hop service, circuit ends, reservations */
+    struct node_relay *relay;
+    /* identify, AutoNAT, what they taught us (node/node_traversal.h) */
+    struct node_traversal *traversal;
 };
 
 void node_log(struct knit_node *node, uint64_t now, enum knit_log_level level,
@@ -138,8 +145,18 @@ void node_build_hello(struct knit_node *node);
 /* Dials peer at addr without marking the session wanted (node_dht.c). */
 int node_dial(struct knit_node *node, const struct knit_peer_id *peer,
               const struct knit_addr *addr, uint64_t now, bool wanted);
+/* The same through a given socket (a circuit's, say). */
+int node_dial_on(struct knit_node *node, const struct knit_peer_id *peer,
+                 int sock, const struct knit_addr *addr, uint64_t now,
+                 bool wanted);
+/* Sends a datagram on a socket of the driver's or on a circuit. */
+int node_send(struct knit_node *node, int sock, const struct knit_addr *to,
+              const uint8_t *pkt, size_t len);
 
 /* node_dht.c */
+/* Signs our record afresh from the addresses last given, our relayed
+ * addresses and what we know of our NAT, and publishes it. */
+int node_resign_record(struct knit_node *node, uint64_t now);
 int node_dht_init(struct knit_node *node, const struct knit_node_config *cfg,
                   uint64_t now);
 void node_dht_free(struct knit_node *node);

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "node/node_internal.h"
+#include "node/node_relay.h"
+#include "node/node_traversal.h"
 #include "proto/conn.h"
 #include "transport/error.h"
 
@@ -24,18 +26,24 @@ void node_on_session_event(struct knit_node *node, struct knit_session *s,
     switch (sev->type) {
     case KNIT_SESSION_UP:
         node_dht_session_up(node, s);
+        node_relay_session_up(node, s);
+        traversal_session_up(node, s);
         ev.type = KNIT_EVENT_PEER_UP;
         break;
     case KNIT_SESSION_DOWN:
         node_services_forget(node, s);
         node_dht_session_down(node, s);
+        node_relay_session_down(node, s);
+        traversal_session_down(node, s);
         ev.type = KNIT_EVENT_PEER_DOWN;
         ev.u.down.error = sev->error;
         ev.u.down.reason = sev->reason;
         break;
     case KNIT_SESSION_STREAM_OPENED:
         if (node_services_open(node, s, sev->stream_id, sev->protocol) ||
-            node_dht_open(node, s, sev->stream_id, sev->protocol))
+            node_dht_open(node, s, sev->stream_id, sev->protocol) ||
+            node_relay_open(node, s, sev->stream_id, sev->protocol) ||
+            traversal_open(node, s, sev->stream_id, sev->protocol))
             return;
         if (!served_by_embedder(node, sev->protocol)) {
             knit_conn_stream_refuse(knit_session_conn(s), sev->stream_id,
@@ -49,7 +57,9 @@ void node_on_session_event(struct knit_node *node, struct knit_session *s,
     case KNIT_SESSION_STREAM_WRITABLE:
     case KNIT_SESSION_STREAM_RESET:
     case KNIT_SESSION_STREAM_CLOSED:
-        if (node_services_event(node, s, sev) || node_dht_event(node, s, sev))
+        if (node_services_event(node, s, sev) ||
+            node_dht_event(node, s, sev) || node_relay_event(node, s, sev) ||
+            traversal_event(node, s, sev))
             return;
         ev.type = sev->type == KNIT_SESSION_STREAM_READABLE
                       ? KNIT_EVENT_STREAM_READABLE

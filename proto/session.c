@@ -250,12 +250,24 @@ int knit_session_connect(struct knit_session *s, int sock,
     session_touch(s);
     if (s->dead)
         return KNIT_E_INVAL;
+    int before = 0;
+    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
+        before += s->paths[i].used;
     int p = session_path_add(s, sock, addr, false, now);
     if (p < 0)
         return p;
     if (!s->up) {
         s->down_owed = true;   /* the caller awaits UP or DOWN */
-        start_handshake(s, now);
+        /* A path added while a first handshake is under way (a relay
+         * circuit beside direct candidates) gets the initiation now, not
+         * at the next retry: a fresh one, to every path. */
+        int after = 0;
+        for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
+            after += s->paths[i].used;
+        if (s->handshaking && after > before)
+            send_initiation(s, now);
+        else
+            start_handshake(s, now);
     }
     return KNIT_OK;
 }

@@ -164,9 +164,14 @@ struct knit_conn *knit_session_conn(struct knit_session *s);
 void knit_session_close(struct knit_session *s, uint64_t code,
                         const char *reason, uint64_t now);
 
+/* The active path's socket (the owner tells its kinds apart: a relay
+ * circuit's, say); -1 before there is an active path. Cheap. */
+int knit_session_path_sock(const struct knit_session *s);
+
 struct knit_session_stats {
     struct knit_conn_stats conn;
     struct knit_addr path;       /* the active path's remote address */
+    int path_sock;               /* ...and socket; -1 before there is one */
     uint32_t handshakes;         /* completed, including rekeys */
     uint64_t receive_window;     /* session-level window granted the peer */
     uint32_t paths;

@@ -60,8 +60,11 @@ void knit_session_get_stats(const struct knit_session *s,
     memset(out, 0, sizeof *out);
     if (s->conn)
         knit_conn_get_stats(s->conn, &out->conn);
-    if (s->active >= 0)
+    out->path_sock = -1;
+    if (s->active >= 0) {
         out->path = s->paths[s->active].addr;
+        out->path_sock = s->paths[s->active].sock;
+    }
     out->handshakes = s->handshakes;
     out->receive_window = s->cfg.conn.max_data;
     for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
@@ -102,4 +105,9 @@ int session_keep_peer_protocols(struct knit_session *s,
     s->peer_protocols = names;
     s->peer_protocols_len = len;
     return KNIT_OK;
+}
+
+int knit_session_path_sock(const struct knit_session *s)
+{
+    return s->active >= 0 ? s->paths[s->active].sock : -1;
 }

@@ -6,11 +6,12 @@
  * by peer ID (knit_node_find); it succeeds when the record found is the
  * target's.
  *
- * A connection attempt: the same lookup, then a session to the first
- * address in the record, then a stream of SIM_ECHO_PROTOCOL that sends one
- * byte, which the target echoes. Time to first byte runs from the start of
- * the lookup to the echo; time to direct path to the session coming up.
- * With no relay yet, a session is always direct. The dialer disconnects
+ * A connection attempt: the same lookup, then a session by the record
+ * (knit_node_connect_record: every direct address and up to two relays at
+ * once), then a stream of SIM_ECHO_PROTOCOL that sends one byte, which the
+ * target echoes. Time to first byte runs from the start of the lookup to
+ * the echo; time to direct path to the session coming up over a direct
+ * path. An attempt whose echo came through a relay is "relayed". The dialer disconnects
  * once it has its byte (an application done with a peer). An attempt fails
  * when the lookup fails, or when there is no echo within
  * SIM_CONNECT_TIMEOUT_US of the start, or the target leaves first.
@@ -291,9 +292,7 @@ static void found(struct run *r, struct sim_node *d, uint32_t i,
         op_release(r, i);
         return;
     }
-    struct knit_addr addr;
-    if (!ok || rec->addr_count == 0 ||
-        knit_multiaddr_to_socket(&rec->addrs[0], &addr) != KNIT_OK) {
+    if (!ok || rec->addr_count == 0) {
         connect_failed(r, i, KNIT_SIM_FAIL_NOT_FOUND);
         return;
     }
@@ -304,7 +303,8 @@ static void found(struct run *r, struct sim_node *d, uint32_t i,
                                   op->started + SIM_CONNECT_TIMEOUT_US,
                                   on_connect_timeout, r, i);
     const struct knit_peer_id *peer = &r->nodes[op->target].id;
-    if (knit_node_connect(node, peer, &addr, now) != KNIT_OK) {
+    size_t attempts;
+    if (knit_node_connect_record(node, rec, now, &attempts) != KNIT_OK) {
         connect_failed(r, i, KNIT_SIM_FAIL_NO_SESSION);
         return;
     }
@@ -343,8 +343,14 @@ static void echoed(struct run *r, struct sim_node *d, uint32_t i,
     if (knit_node_stream_read(node, ev->peer, ev->stream_id, buf, sizeof buf,
                               &got, &fin, now) != KNIT_OK || got == 0)
         return;
-    record_connect(r, i, KNIT_SIM_OUTCOME_DIRECT, KNIT_SIM_FAIL_NONE,
-                   now - r->op[i].started);
+    /* Through a relay there is no direct path (yet: hole punching). */
+    bool relayed = knit_node_peer_is_relayed(node, ev->peer);
+    if (relayed)
+        r->op[i].direct_us = KNIT_SIM_NO_TIME;
+    record_connect(r, i,
+                   relayed ? KNIT_SIM_OUTCOME_RELAYED
+                           : KNIT_SIM_OUTCOME_DIRECT,
+                   KNIT_SIM_FAIL_NONE, now - r->op[i].started);
     knit_node_disconnect(node, ev->peer, now);
     op_release(r, i);
 }

@@ -73,6 +73,24 @@ static void start_finds(struct world *w, int i)
     knit_sim_host_rearm(w->host[i]);
 }
 
+/* The record leads to the node's own address first (relayed addresses
+ * may follow: these nodes have no global address, so they also keep relay
+ * reservations). */
+static bool has_direct_addr(const struct knit_peer_record *rec,
+                            const struct knit_peer_id *peer,
+                            const struct world *w)
+{
+    struct knit_addr first;
+    if (rec->addr_count < 1 ||
+        knit_multiaddr_to_socket(&rec->addrs[0], &first) != KNIT_OK ||
+        knit_multiaddr_is_circuit(&rec->addrs[0]))
+        return false;
+    for (int i = 0; i < NODES; i++)
+        if (knit_peer_id_equal(knit_sim_host_id(w->host[i]), peer))
+            return knit_addr_equal(&first, knit_sim_host_addr(w->host[i]));
+    return false;
+}
+
 static void on_event(void *ctx, struct knit_sim_host *host,
                      const struct knit_event *ev)
 {
@@ -90,7 +108,7 @@ static void on_event(void *ctx, struct knit_sim_host *host,
                 i, knit_strerror(ev->u.found.error), ev->u.found.hops,
                 ev->u.found.queries);
     } else if (!knit_peer_id_equal(&ev->u.found.record->peer, ev->peer) ||
-               ev->u.found.record->addr_count != 1) {
+               !has_direct_addr(ev->u.found.record, ev->peer, w)) {
         w->wrong++;
     } else {
         w->found++;
@@ -172,17 +190,11 @@ static void test_every_node_finds_every_other(void **state)
     }
     knit_sim_run_until(w->engine, w->started + 600 * SECOND, UINT64_MAX);
 
-    /* Every request stream has ended: nothing leaks. */
-    knit_sim_run_until(w->engine, knit_sim_now(w->engine) + 10 * SECOND,
+    /* Every request stream has ended: nothing leaks. Identify and
+     * AutoNAT share the sessions, so the last answers may take a few
+     * retransmission timeouts; a minute is plenty. */
+    knit_sim_run_until(w->engine, knit_sim_now(w->engine) + 60 * SECOND,
                        UINT64_MAX);
-    for (int i = 0; i < NODES; i++) {
-        struct knit_node_stats st;
-        knit_node_get_stats(knit_sim_host_node(w->host[i]), &st);
-        if (st.dht_streams_in + st.dht_streams_out)
-            fprintf(stderr, "node %d: %u+%u DHT streams left\n", i,
-                    st.dht_streams_in, st.dht_streams_out);
-        assert_int_equal(st.dht_streams_in + st.dht_streams_out, 0);
-    }
     uint32_t total = NODES * (NODES - 1);
     printf("%u lookups: %u found, %u failed, %u wrong record\n", total,
            w->found, w->failed, w->wrong);
@@ -195,6 +207,14 @@ static void test_every_node_finds_every_other(void **state)
            median_hops(w), (double)w->queries / (w->found ? w->found : 1),
            (double)w->elapsed_sum / (w->found ? w->found : 1) / 1000.0,
            (double)(w->last_done - w->started) / 1e6);
+    for (int i = 0; i < NODES; i++) {
+        struct knit_node_stats st;
+        knit_node_get_stats(knit_sim_host_node(w->host[i]), &st);
+        if (st.dht_streams_in + st.dht_streams_out)
+            fprintf(stderr, "node %d: %u+%u DHT streams left\n", i,
+                    st.dht_streams_in, st.dht_streams_out);
+        assert_int_equal(st.dht_streams_in + st.dht_streams_out, 0);
+    }
     assert_int_equal(w->found, total);
     assert_int_equal(w->failed, 0);
     assert_int_equal(w->wrong, 0);

@@ -1,0 +1,250 @@
+/* identify and AutoNAT on the virtual network, with real node cores: each
+ * NATed host learns the address its NAT gives it, its NAT's mapping and
+ * filtering in RFC 4787 terms and whether it is reachable; a public host
+ * finds itself public. Three public servers at distinct IPs in the first
+ * network; a single one (the small MPyC deployment) in the second, where
+ * the alternate port and repeated answers must do, with low confidence. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "node/event.h"
+#include "node/node.h"
+#include "proto/record.h"
+#include "proto/session.h"
+#include "sim/engine.h"
+#include "sim/host.h"
+#include "sim/nat.h"
+#include "sim/natbox.h"
+#include "sim/net.h"
+#include "tests/support/sim_net_fixtures.h"
+#include "transport/error.h"
+
+
+#define MAX_HOSTS 16
+
+struct world;
+struct slot {
+    struct world *w;
+    int index;
+};
+
+struct world {
+    struct knit_sim_engine *e;
+    struct knit_sim_net *net;
+    struct knit_sim_natbox *box[MAX_HOSTS];
+    int boxes, n;
+    struct knit_sim_host *host[MAX_HOSTS];
+    struct knit_peer_id id[MAX_HOSTS];
+    struct slot slot[MAX_HOSTS];
+};
+
+static void on_event(void *ctx, struct knit_sim_host *host,
+                     const struct knit_event *ev)
+{
+    (void)ctx;
+    (void)host;
+    (void)ev;
+}
+
+static struct knit_sim_natbox *box(struct world *w, uint8_t mapping,
+                                   uint8_t filtering)
+{
+    struct knit_sim_nat_config c;
+    memset(&c, 0, sizeof c);
+    c.public_ip = addr4(40, 0, 0, (uint8_t)(w->boxes + 1), 0);
+    c.mapping = mapping;
+    c.filtering = filtering;
+    c.allocation = mapping == KNIT_MAPPING_ENDPOINT_INDEPENDENT
+                       ? KNIT_SIM_PORT_PRESERVING
+                       : KNIT_SIM_PORT_RANDOM;
+    c.seed = (uint64_t)w->boxes + 5;
+    assert_int_equal(knit_sim_natbox_new(&w->box[w->boxes], w->net, w->e, &c,
+                                         NULL, 0),
+                     0);
+    return w->box[w->boxes++];
+}
+
+static int add_host_mode(struct world *w, struct knit_addr addr,
+                         struct knit_sim_natbox *gw, bool advertise,
+                         enum knit_dht_mode mode)
+{
+    int i = w->n++;
+    assert_true(i < MAX_HOSTS);
+    w->slot[i] = (struct slot){w, i};
+    struct knit_sim_host_config hc = {.addr = addr,
+                                      .seed = 500 + (uint64_t)i,
+                                      .advertise = advertise,
+                                      .dht_mode = mode};
+    assert_int_equal(knit_sim_net_add_host_behind(w->net, &hc, gw, on_event,
+                                                  &w->slot[i], &w->host[i]),
+                     0);
+    w->id[i] = *knit_sim_host_id(w->host[i]);
+    return i;
+}
+
+/* NATed hosts stay DHT clients even when found reachable, so that their
+ * lookups do not make them talk to every public node. */
+static int add_host(struct world *w, struct knit_addr addr,
+                    struct knit_sim_natbox *gw, bool advertise)
+{
+    return add_host_mode(w, addr, gw, advertise,
+                         gw ? KNIT_DHT_MODE_CLIENT : KNIT_DHT_MODE_AUTO);
+}
+
+static struct knit_node *node_of(struct world *w, int i)
+{
+    return knit_sim_host_node(w->host[i]);
+}
+
+static void connect_to(struct world *w, int i, int j, struct knit_addr at)
+{
+    assert_int_equal(knit_node_connect(node_of(w, i), &w->id[j], &at,
+                                       knit_sim_now(w->e)),
+                     0);
+    knit_sim_host_rearm(w->host[i]);
+}
+
+static struct world *world_new(void)
+{
+    struct world *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    w->e = engine();
+    struct knit_sim_net_config c = {.seed = 3, .min_delay_us = 10 * MS,
+                                    .max_delay_us = 40 * MS};
+    w->net = net_with(w->e, &c);
+    return w;
+}
+
+static void world_free(struct world *w)
+{
+    assert_accounted(w->net);
+    knit_sim_net_free(w->net);
+    for (int k = 0; k < w->boxes; k++)
+        knit_sim_natbox_free(w->box[k]);
+    knit_sim_engine_free(w->e);
+    free(w);
+}
+
+static struct knit_node_traversal status_of(struct world *w, int i)
+{
+    struct knit_node_traversal t;
+    knit_node_traversal_status(node_of(w, i), knit_sim_now(w->e), &t);
+    return t;
+}
+
+/* The box's IP, and, unless each destination sees its own mapping, a
+ * trusted address. */
+static void assert_observed(const struct knit_node_traversal *t,
+                            struct knit_addr box_ip, bool trusted)
+{
+    assert_true(t->observed_count >= 1);
+    if (trusted)
+        assert_true(t->observed[0].trusted);
+    struct knit_addr ip = t->observed[0].addr;
+    ip.port = 0;
+    box_ip.port = 0;
+    assert_true(knit_addr_equal(&ip, &box_ip));
+}
+
+enum { EIM = KNIT_MAPPING_ENDPOINT_INDEPENDENT,
+       APDM = KNIT_MAPPING_ADDRESS_PORT_DEPENDENT,
+       EIF = KNIT_FILTERING_ENDPOINT_INDEPENDENT,
+       ADF = KNIT_FILTERING_ADDRESS_DEPENDENT,
+       APDF = KNIT_FILTERING_ADDRESS_PORT_DEPENDENT };
+
+static void test_three_servers_classify_every_nat(void **state)
+{
+    (void)state;
+    struct world *w = world_new();
+    int servers = 3;
+    for (int k = 0; k < servers; k++)
+        add_host(w, addr4(20, 0, (uint8_t)k, 1, 4001), NULL, true);
+    int pub = add_host(w, addr4(20, 0, 9, 1, 4001), NULL, true);
+    /* Public peers the NATed hosts never talk to (they serve no DHT, so no
+     * lookup leads there): AutoNAT helpers whose dial-backs come from an
+     * IP the NATs have never seen, as most of a large network is. */
+    for (int k = 0; k < 3; k++)
+        add_host_mode(w, addr4(20, 0, (uint8_t)(10 + k), 1, 4001), NULL,
+                      true, KNIT_DHT_MODE_CLIENT);
+    const struct {
+        uint8_t mapping, filtering;
+    } kinds[] = {{EIM, EIF}, {EIM, ADF}, {EIM, APDF}, {APDM, APDF}};
+    int nated[4];
+    for (int k = 0; k < 4; k++)
+        /* Without a record to publish they dial no DHT servers, so the
+         * helpers stay strangers to their NATs. */
+        nated[k] = add_host(w, addr4(192, 168, 1, 2, 4001),
+                            box(w, kinds[k].mapping, kinds[k].filtering),
+                            false);
+    for (int i = 0; i < w->n; i++)
+        for (int k = 0; k < servers; k++)
+            if (i != k)
+                connect_to(w, i, k, addr4(20, 0, (uint8_t)k, 1, 4001));
+    knit_sim_run_until(w->e, knit_sim_now(w->e) + 240 * SECOND, UINT64_MAX);
+
+    /* It talks to every helper, so only other-port dial-backs can reach
+     * it: enough without a NAT, and said with low confidence. */
+    struct knit_node_traversal t = status_of(w, pub);
+    assert_int_equal(t.reachability, KNIT_REACHABILITY_PUBLIC);
+    assert_false(t.behind_nat);
+    assert_int_equal(t.mapping, EIM);
+    for (int k = 0; k < 4; k++) {
+        t = status_of(w, nated[k]);
+        assert_observed(&t, addr4(40, 0, 0, (uint8_t)(k + 1), 0),
+                        kinds[k].mapping == EIM);
+        assert_true(t.behind_nat);
+        assert_int_equal(t.mapping, kinds[k].mapping);
+        assert_int_equal(t.mapping_confidence, 2);
+        assert_int_equal(t.filtering, kinds[k].filtering);
+        assert_int_equal(t.filtering_confidence, 2);
+        assert_int_equal(t.reachability, kinds[k].filtering == EIF
+                                             ? KNIT_REACHABILITY_PUBLIC
+                                             : KNIT_REACHABILITY_PRIVATE);
+        assert_true(t.reachability_confidence >= 2);
+    }
+    world_free(w);
+}
+
+/* One public node, as in a small MPyC deployment. */
+static void test_single_server_still_classifies(void **state)
+{
+    (void)state;
+    struct world *w = world_new();
+    add_host(w, addr4(20, 0, 0, 1, 4001), NULL, true);
+    int easy = add_host(w, addr4(192, 168, 1, 2, 4001), box(w, EIM, APDF), true);
+    int hard = add_host(w, addr4(192, 168, 1, 2, 4001), box(w, APDM, APDF), true);
+    connect_to(w, easy, 0, addr4(20, 0, 0, 1, 4001));
+    connect_to(w, hard, 0, addr4(20, 0, 0, 1, 4001));
+    knit_sim_run_until(w->e, knit_sim_now(w->e) + 150 * SECOND, UINT64_MAX);
+
+    struct knit_node_traversal t = status_of(w, easy);
+    assert_observed(&t, addr4(40, 0, 0, 1, 0), true);
+    assert_int_equal(t.mapping, EIM);
+    assert_int_equal(t.mapping_confidence, 1);     /* one IP, two ports */
+    assert_int_equal(t.reachability, KNIT_REACHABILITY_PRIVATE);
+    assert_int_equal(t.reachability_confidence, 1);
+    assert_int_equal(t.relay_count, 1);           /* a relay all the same */
+    t = status_of(w, hard);
+    assert_observed(&t, addr4(40, 0, 0, 2, 0), false);
+    assert_int_equal(t.mapping, APDM);
+    assert_int_equal(t.reachability, KNIT_REACHABILITY_PRIVATE);
+    assert_int_equal(t.relay_count, 1);
+    world_free(w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_three_servers_classify_every_nat),
+        cmocka_unit_test(test_single_server_still_classifies),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
