@@ -22,6 +22,8 @@
     "  find      look a peer's addresses up in the DHT (through the daemon)\n" \
     "  peers     list the peers the daemon has sessions with\n" \
     "  dht       show the daemon's DHT routing table (knit dht table)\n" \
+    "  status    show how the Internet sees the node: reachability, NAT\n" \
+    "            type, observed addresses, relays (through the daemon)\n" \
     "\n" \
     "options:\n" \
     "  -h, --help       show this help (knit <command> --help for a command)\n" \
@@ -44,6 +46,7 @@ static const struct command commands[] = {
     {"find", knit_cli_find},
     {"peers", knit_cli_peers},
     {"dht", knit_cli_dht},
+    {"status", knit_cli_status},
 };
 
 int knit_cli_usage_error(const char *cmd, int opt, int bad_opt, char **argv,
@@ -139,6 +142,15 @@ bool knit_cli_parse_query(const char *cmd, const char *usage,
     }
     q->arg = want ? argv[optind] : NULL;
     return true;
+}
+
+size_t knit_cli_bare_request(uint64_t type, uint8_t *buf, size_t cap)
+{
+    struct knit_msg_writer w;
+    size_t len = 0;
+    knit_msg_writer_init(&w, buf, cap);
+    knit_msg_begin(&w, type, 0);
+    return knit_msg_end(&w, &len) == KNIT_OK ? len : 0;
 }
 
 bool knit_cli_ask(const char *cmd, const char *data_dir_flag,

@@ -28,6 +28,7 @@ int knit_cli_bench(int argc, char **argv);
 int knit_cli_find(int argc, char **argv);
 int knit_cli_peers(int argc, char **argv);
 int knit_cli_dht(int argc, char **argv);
+int knit_cli_status(int argc, char **argv);
 
 /* Prints "knit <cmd>: <problem> (try 'knit <cmd> --help')" and returns
  * KNIT_EXIT_USAGE; opt is what getopt returned, bad_opt its optopt. */
@@ -44,8 +45,9 @@ void knit_cli_json_bytes(FILE *out, const uint8_t *p, size_t len);
 int knit_cli_parse_peer(const char *text, struct knit_peer_id *id);
 
 /* A command that asks the running daemon one question (find, peers, dht
- * table): [--json] [--data-dir DIR] [-h], and one positional argument when
- * arg_name is not NULL (arg_name says what it is in the error message). */
+ * table, status): [--json] [--data-dir DIR] [-h], and one positional
+ * argument when arg_name is not NULL (arg_name says what it is in the
+ * error message). */
 struct knit_cli_query {
     const char *data_dir_flag;
     const char *arg;
@@ -56,6 +58,9 @@ struct knit_cli_query {
 bool knit_cli_parse_query(const char *cmd, const char *usage,
                           const char *arg_name, int argc, char **argv,
                           struct knit_cli_query *q, int *code);
+/* Writes a request of its type alone (no fields) into buf; returns the
+ * frame's length, 0 if buf is too small. */
+size_t knit_cli_bare_request(uint64_t type, uint8_t *buf, size_t cap);
 /* Sends one request frame to the daemon of the data directory and waits up
  * to timeout_ms for its answer, which must be of response_type and decode
  * with schema into reply->msg. false after printing "knit <cmd>: <why>"

@@ -13,11 +13,14 @@
     "\n" \
     "List the peers the running daemon has sessions with: peer ID, whether\n" \
     "the session runs direct or through a relay, the address of the path in\n" \
-    "use, and the smoothed round-trip time (- until measured).\n" \
+    "use, and the smoothed round-trip time (- until measured). A relayed\n" \
+    "path's address is the circuit's, <relay address>/p2p/<relay ID>/\n" \
+    "p2p-circuit (the relay's address alone if its session moved since).\n" \
     "\n" \
     "options:\n" \
-    "  --json           print [{\"peer_id\": ..., \"path\": ..., \"addr\": ...,\n" \
-    "                   \"rtt_ms\": ... or null}, ...]\n" \
+    "  --json           print [{\"peer_id\": ..., \"path\": \"direct\" or\n" \
+    "                   \"relayed\", \"addr\": ..., \"rtt_ms\": ... or null},\n" \
+    "                   ...]\n" \
     "  --data-dir DIR   the daemon's data directory (see knit --help)\n" \
     "  -h, --help       show this help\n"
 
@@ -36,16 +39,6 @@
     "                   \"replacements\": r}, ...]}\n" \
     "  --data-dir DIR   the daemon's data directory (see knit --help)\n" \
     "  -h, --help       show this help\n"
-
-/* A request of its type alone. */
-static size_t bare_request(uint64_t type, uint8_t *buf, size_t cap)
-{
-    struct knit_msg_writer w;
-    size_t len = 0;
-    knit_msg_writer_init(&w, buf, cap);
-    knit_msg_begin(&w, type, 0);
-    return knit_msg_end(&w, &len) == KNIT_OK ? len : 0;
-}
 
 struct peer_row {
     const uint8_t *id, *path, *addr;
@@ -134,7 +127,8 @@ int knit_cli_peers(int argc, char **argv)
                               &code))
         return code;
     uint8_t request[16];
-    size_t len = bare_request(KNIT_CTL_PEERS_REQUEST, request, sizeof request);
+    size_t len = knit_cli_bare_request(KNIT_CTL_PEERS_REQUEST, request,
+                                       sizeof request);
     static struct knit_control_reply reply;
     if (!len || !knit_cli_ask("peers", q.data_dir_flag, request, len,
                               KNIT_CTL_PEERS_RESPONSE,
@@ -156,8 +150,8 @@ static int dht_table(int argc, char **argv)
                               &code))
         return code;
     uint8_t request[16];
-    size_t len = bare_request(KNIT_CTL_DHT_TABLE_REQUEST, request,
-                              sizeof request);
+    size_t len = knit_cli_bare_request(KNIT_CTL_DHT_TABLE_REQUEST, request,
+                                       sizeof request);
     static struct knit_control_reply reply;
     if (!len || !knit_cli_ask("dht table", q.data_dir_flag, request, len,
                               KNIT_CTL_DHT_TABLE_RESPONSE,

@@ -1,7 +1,10 @@
 #include "control_proto.h"
 
+#include "node/observed.h"
+#include "node/reachability.h"
 #include "proto/multiaddr.h"
 #include "proto/peer_id.h"
+#include "proto/record.h"
 
 /* The request carries only its type. */
 const struct knit_msg_schema knit_control_id_request = {NULL, 0};
@@ -119,6 +122,42 @@ static const struct knit_msg_field dht_table_response_fields[] = {
 };
 const struct knit_msg_schema knit_control_dht_table_response =
     KNIT_MSG_SCHEMA(dht_table_response_fields);
+
+const struct knit_msg_schema knit_control_status_request = {NULL, 0};
+
+static const struct knit_msg_field observed_fields[] = {
+    KNIT_MSG_F_STR(1, KNIT_MSG_REQUIRED, 1, KNIT_MA_TEXT_MAX - 1),
+    KNIT_MSG_F_UINT(2, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_BOOL(3, KNIT_MSG_REQUIRED),
+    KNIT_MSG_F_UINT(4, KNIT_MSG_REQUIRED, KNIT_CONFIDENCE_HIGH),
+};
+static const struct knit_msg_schema observed_entry =
+    KNIT_MSG_SCHEMA(observed_fields);
+
+/* The enums are bounded by their last value, so a CLI never has to name a
+ * value it does not know. */
+static const struct knit_msg_field status_response_fields[] = {
+    KNIT_MSG_F_STR(1, KNIT_MSG_REQUIRED, 1, KNIT_PEER_ID_TEXT_MAX),
+    KNIT_MSG_F_UINT(2, KNIT_MSG_REQUIRED, KNIT_REACHABILITY_PRIVATE),
+    KNIT_MSG_F_UINT(3, KNIT_MSG_REQUIRED, KNIT_REACH_MAX_CONFIDENCE),
+    KNIT_MSG_F_UINT(4, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_UINT(5, KNIT_MSG_REQUIRED, KNIT_MAPPING_ADDRESS_PORT_DEPENDENT),
+    KNIT_MSG_F_UINT(6, KNIT_MSG_REQUIRED, KNIT_CONFIDENCE_HIGH),
+    KNIT_MSG_F_BOOL(7, KNIT_MSG_REQUIRED),
+    KNIT_MSG_F_BOOL(8, KNIT_MSG_REQUIRED),
+    KNIT_MSG_F_UINT(9, KNIT_MSG_REQUIRED,
+                    KNIT_FILTERING_ADDRESS_PORT_DEPENDENT),
+    KNIT_MSG_F_UINT(10, KNIT_MSG_REQUIRED, KNIT_CONFIDENCE_HIGH),
+    KNIT_MSG_F_ARRAY_OF_MAP(11, KNIT_MSG_REQUIRED, 0,
+                            KNIT_CONTROL_MAX_OBSERVED, &observed_entry),
+    KNIT_MSG_F_ARRAY_OF_STR(12, KNIT_MSG_REQUIRED, 0, KNIT_CONTROL_MAX_RELAYS,
+                            1, KNIT_MA_TEXT_MAX - 1),
+    KNIT_MSG_F_UINT(13, KNIT_MSG_REQUIRED, UINT16_MAX),
+    KNIT_MSG_F_UINT(14, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_UINT(15, KNIT_MSG_REQUIRED, UINT32_MAX),
+};
+const struct knit_msg_schema knit_control_status_response =
+    KNIT_MSG_SCHEMA(status_response_fields);
 
 static const struct knit_msg_field error_fields[] = {
     KNIT_MSG_F_UINT(1, KNIT_MSG_REQUIRED, 1000),

@@ -55,7 +55,10 @@ enum knit_control_type {
     KNIT_CTL_PEERS_RESPONSE = 11,  /* 1: [{1: peer ID text, 2: path,
                                       "direct" or "relayed", 3: the active
                                       path's address as multiaddr text
-                                      (/ip4/../udp/..), 4: smoothed RTT µs,
+                                      (/ip4/../udp/..; relayed: <relay
+                                      endpoint>/p2p/<relay>/p2p-circuit,
+                                      or the endpoint alone when the relay
+                                      is not known), 4: smoothed RTT µs,
                                       0 = not measured yet}], at most
                                       KNIT_CONTROL_MAX_PEERS */
     /* dht table: how full the routing table is */
@@ -65,11 +68,33 @@ enum knit_control_type {
                                          stored, 4: [{1: bucket index,
                                          2: entries, 3: replacements}], the
                                          non-empty buckets only */
+    /* status: how the Internet sees the node (identify, AutoNAT, relays) */
+    KNIT_CTL_STATUS_REQUEST = 14,  /* no fields */
+    KNIT_CTL_STATUS_RESPONSE = 15, /* 1: peer ID text, 2: reachability,
+                                      3: its confidence 0..3, 4: AutoNAT
+                                      server IPs that answered, 5: NAT
+                                      mapping, 6: its confidence, 7: behind
+                                      a NAT (bool), 8: sequential ports
+                                      (bool), 9: NAT filtering, 10: its
+                                      confidence, 11: [{1: observed address
+                                      as multiaddr text (/ip4/../udp/..),
+                                      2: distinct observers, 3: trusted
+                                      (bool), 4: confidence}], 12: [our
+                                      relayed multiaddr text], 13: alternate
+                                      port (0: none), 14: reservations and
+                                      15: circuits served as a relay.
+                                      Enums as proto/record.h numbers them;
+                                      confidences of mapping, filtering and
+                                      addresses 0 none, 1 low, 2 high */
     KNIT_CTL_ERROR = 127,          /* 1: KNIT_E_* code negated, 2: text */
 };
 
 #define KNIT_CONTROL_PATH_DIRECT "direct"
 #define KNIT_CONTROL_PATH_RELAYED "relayed"
+/* A status response lists at most this many observed and relayed
+ * addresses (the node reports fewer; node/daemon_status.c checks). */
+#define KNIT_CONTROL_MAX_OBSERVED 16
+#define KNIT_CONTROL_MAX_RELAYS 16
 #define KNIT_CONTROL_MODE_SERVER "server"
 #define KNIT_CONTROL_MODE_CLIENT "client"
 
@@ -94,6 +119,8 @@ extern const struct knit_msg_schema knit_control_peers_request;
 extern const struct knit_msg_schema knit_control_peers_response;
 extern const struct knit_msg_schema knit_control_dht_table_request;
 extern const struct knit_msg_schema knit_control_dht_table_response;
+extern const struct knit_msg_schema knit_control_status_request;
+extern const struct knit_msg_schema knit_control_status_response;
 extern const struct knit_msg_schema knit_control_error;
 
 #endif

@@ -13,6 +13,7 @@
 #include "control_proto.h"
 #include "daemon_dht.h"
 #include "daemon_ops.h"
+#include "daemon_status.h"
 #include "datadir.h"
 #include "keyfile.h"
 #include "node.h"
@@ -262,6 +263,11 @@ static int on_control_request(void *ctx, struct knit_control_client *client,
         rc = knit_msg_decode(body, len, &knit_control_peers_request, &msg);
         return rc < 0 ? rc : knit_daemon_answer_peers(d->node, out, cap,
                                                       out_len);
+    case KNIT_CTL_STATUS_REQUEST:
+        rc = knit_msg_decode(body, len, &knit_control_status_request, &msg);
+        return rc < 0 ? rc : knit_daemon_answer_status(
+                                 d->node, knit_uv_driver_now(d->driver), out,
+                                 cap, out_len);
     case KNIT_CTL_DHT_TABLE_REQUEST:
         rc = knit_msg_decode(body, len, &knit_control_dht_table_request,
                              &msg);

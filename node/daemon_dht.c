@@ -170,6 +170,24 @@ void knit_daemon_dht_close(struct knit_daemon_dht *dd)
 
 #define MAX_PEERS_LISTED 1024
 
+/* The active path as multiaddr text: /ipX/../udp/.. for a direct path;
+ * <relay endpoint>/p2p/<relay>/p2p-circuit for a relayed one. "-" when the
+ * address does not format (it never should). */
+static void path_text(const struct knit_node_peer *p, char *out, size_t cap)
+{
+    const struct knit_peer_id *relay = p->relayed ? &p->relay : NULL;
+    struct knit_multiaddr ma;
+    int err = knit_multiaddr_from_socket(&ma, &p->addr, relay);
+    if (err == KNIT_OK && relay) {
+        ma.c[ma.count].protocol = KNIT_MA_P2P_CIRCUIT;
+        ma.count++;
+    }
+    if (err == KNIT_OK)
+        err = knit_multiaddr_format(&ma, out, cap);
+    if (err != KNIT_OK)
+        snprintf(out, cap, "-");
+}
+
 int knit_daemon_answer_peers(struct knit_node *node, uint8_t *out,
                              size_t cap, size_t *out_len)
 {
@@ -183,15 +201,13 @@ int knit_daemon_answer_peers(struct knit_node *node, uint8_t *out,
     knit_msg_put_array_begin(&w, 1, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         char id[KNIT_PEER_ID_TEXT_MAX], addr[KNIT_MA_TEXT_MAX];
-        struct knit_multiaddr ma;
+        const char *path = peers[i].relayed ? KNIT_CONTROL_PATH_RELAYED
+                                            : KNIT_CONTROL_PATH_DIRECT;
         knit_peer_id_to_text(&peers[i].id, id, sizeof id);
-        if (knit_multiaddr_from_socket(&ma, &peers[i].addr, NULL) != KNIT_OK ||
-            knit_multiaddr_format(&ma, addr, sizeof addr) != KNIT_OK)
-            snprintf(addr, sizeof addr, "-");
+        path_text(&peers[i], addr, sizeof addr);
         knit_msg_add_map_begin(&w, 4);
         knit_msg_put_str(&w, 1, id, strlen(id));
-        /* Every session is direct until relays exist (traversal issue). */
-        knit_msg_put_str(&w, 2, "direct", 6);
+        knit_msg_put_str(&w, 2, path, strlen(path));
         knit_msg_put_str(&w, 3, addr, strlen(addr));
         knit_msg_put_uint(&w, 4, peers[i].srtt_us);
         knit_msg_map_end(&w);

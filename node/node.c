@@ -516,9 +516,9 @@ int knit_node_new(struct knit_node **out, const struct knit_node_config *cfg,
     if (err == KNIT_OK)
         err = node_dht_init(node, cfg, now);
     if (err == KNIT_OK)
-        err = node_relay_init(node);
+        err = node_relay_init(node, cfg->relay);
     if (err == KNIT_OK)
-        err = node_traversal_init(node);
+        err = node_traversal_init(node, cfg->min_observers);
     if (err) {
         knit_node_free(node);
         return err;
@@ -669,7 +669,8 @@ size_t knit_node_peers(const struct knit_node *node,
         /* Until the first RTT sample srtt is the RFC 9002 initial guess. */
         out[n].srtt_us = st.conn.min_rtt_us ? st.conn.srtt_us : 0;
         out[n].dht_server = knit_session_peer_serves(s, KNIT_DHT_PROTOCOL);
-        out[n].relayed = circuit_is_socket(knit_session_path_sock(s));
+        out[n].relayed = circuit_relay_of(node, knit_session_path_sock(s),
+                                          &out[n].relay);
         n++;
     }
     return n;

@@ -22,6 +22,7 @@
 #include "dht/dht.h"
 #include "node/bootstrap_list.h"
 #include "node/observed.h"
+#include "relay/hop.h"
 #include "proto/identity.h"
 #include "proto/session.h"
 #include "transport/io.h"
@@ -74,6 +75,14 @@ struct knit_node_config {
      * one per handshake on each side. NULL: every conversion is made. */
     struct knit_record_cache *record_cache;
     struct knit_key_cache *key_cache;
+    /* The relay hop service's limits per peer class and its allow list
+     * (relay/hop.h), used when the node is public; NULL: the defaults.
+     * The allow list is copied. */
+    const struct knit_relay_config *relay;
+    /* Distinct observer IPs that must report an address before we trust
+     * it (node/observed.h; 0: 3). Fewer will do in a network that has
+     * fewer, with low confidence. */
+    uint32_t min_observers;
 };
 
 struct knit_node_stats {
@@ -179,13 +188,6 @@ int knit_node_find(struct knit_node *node, const struct knit_peer_id *peer,
                    uint64_t now, uint64_t *handle);
 bool knit_node_dht_serving(const struct knit_node *node);
 
-/* Opens (or adds a path to) a session with peer through a circuit on
- * relay, which must hold a reservation of peer's (its record lists
- * /p2p/<relay>/p2p-circuit). The relay is dialed at relay_addr first
- * unless a session with it is up. KNIT_EVENT_PEER_UP follows, or
- * KNIT_EVENT_PEER_DOWN with KNIT_E_REFUSED and the relay's reason. The
- * end-to-end session runs inside the circuit: the relay sees only its
- * ciphertext. */
 /* What the node knows of how the Internet sees it (identify, AutoNAT,
  * relays): for `knit status`. Enum values of proto/record.h; confidences
  * 0 (none) upwards, as node/observed.h and node/reachability.h define. */
@@ -222,6 +224,13 @@ typedef void (*knit_node_relay_tap_fn)(void *ctx, const uint8_t *bytes,
 void knit_node_set_relay_tap(struct knit_node *node,
                              knit_node_relay_tap_fn tap, void *ctx);
 
+/* Opens (or adds a path to) a session with peer through a circuit on
+ * relay, which must hold a reservation of peer's (its record lists
+ * /p2p/<relay>/p2p-circuit). The relay is dialed at relay_addr first
+ * unless a session with it is up. KNIT_EVENT_PEER_UP follows, or
+ * KNIT_EVENT_PEER_DOWN with KNIT_E_REFUSED and the relay's reason. The
+ * end-to-end session runs inside the circuit: the relay sees only its
+ * ciphertext. */
 int knit_node_connect_relayed(struct knit_node *node,
                               const struct knit_peer_id *peer,
                               const struct knit_peer_id *relay,
@@ -248,6 +257,7 @@ struct knit_node_peer {
     uint64_t srtt_us;             /* 0: not measured yet */
     bool dht_server;              /* its hello lists /knit/dht/1 */
     bool relayed;                 /* the active path is a relay circuit */
+    struct knit_peer_id relay;    /* ...through this relay (addr is its) */
 };
 /* The peers with a session up, at most cap of them; returns how many were
  * written. */

@@ -51,11 +51,12 @@ static uint8_t dial_from_fresh_socket(struct knit_node *node,
                                       const uint8_t *nonce)
 {
     struct node_traversal *t = node->traversal;
-    if (t->dial_sock < 0 && node->io.open_socket)
-        t->dial_sock = node->io.open_socket(node->io.ctx, to->family, 0);
-    if (t->dial_sock < 0)
+    int *sock = &t->dial_sock[to->family == KNIT_AF_IP6];
+    if (*sock < 0 && node->io.open_socket)
+        *sock = node->io.open_socket(node->io.ctx, to->family, 0);
+    if (*sock < 0)
         return KNIT_AUTONAT_INTERNAL;
-    send_dial(node, t->dial_sock, to, nonce);
+    send_dial(node, *sock, to, nonce);
     return KNIT_AUTONAT_SENT;
 }
 

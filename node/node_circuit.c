@@ -38,6 +38,17 @@ static struct relay_stream *circuit_of(struct knit_node *node, int sock,
     return st;
 }
 
+bool circuit_relay_of(const struct knit_node *node, int sock,
+                      struct knit_peer_id *relay)
+{
+    const struct relay_stream *st =
+        circuit_of((struct knit_node *)node, sock, NULL);
+    if (!st)
+        return false;
+    *relay = *knit_session_peer(st->session);
+    return true;
+}
+
 int circuit_send(struct knit_node *node, int sock, const uint8_t *pkt,
                  size_t len)
 {

@@ -515,10 +515,29 @@ bool node_relay_event(struct knit_node *node, struct knit_session *s,
 
 /* ---- lifetime and timers -------------------------------------------------------- */
 
-int node_relay_init(struct knit_node *node)
+int node_relay_init(struct knit_node *node,
+                    const struct knit_relay_config *cfg)
 {
-    node->relay = calloc(1, sizeof *node->relay);
-    return node->relay ? KNIT_OK : KNIT_E_NOMEM;
+    struct node_relay *r = calloc(1, sizeof *r);
+    if (!r)
+        return KNIT_E_NOMEM;
+    node->relay = r;
+    if (!cfg) {
+        knit_relay_config_default(&r->config);
+        return KNIT_OK;
+    }
+    r->config = *cfg;
+    r->config.allow = NULL;
+    r->config.allow_count = 0;
+    if (cfg->allow_count) {
+        if (!cfg->allow ||
+            !(r->allow = malloc(cfg->allow_count * sizeof *r->allow)))
+            return cfg->allow ? KNIT_E_NOMEM : KNIT_E_INVAL;
+        memcpy(r->allow, cfg->allow, cfg->allow_count * sizeof *r->allow);
+        r->config.allow = r->allow;
+        r->config.allow_count = cfg->allow_count;
+    }
+    return KNIT_OK;
 }
 
 void node_relay_free(struct knit_node *node)
@@ -531,6 +550,7 @@ void node_relay_free(struct knit_node *node)
     free(r->streams);
     knit_relay_hop_free(r->hop);
     knit_relay_client_free(r->client);
+    free(r->allow);
     free(r);
     node->relay = NULL;
 }
@@ -545,12 +565,9 @@ void knit_node_set_relay_tap(struct knit_node *node,
 void node_relay_set_serving(struct knit_node *node, bool serving)
 {
     struct node_relay *r = node->relay;
-    if (serving && !r->hop) {
-        struct knit_relay_config cfg;
-        knit_relay_config_default(&cfg);
-        if (knit_relay_hop_new(&r->hop, &cfg) != KNIT_OK)
-            return;
-    }
+    if (serving && !r->hop && knit_relay_hop_new(&r->hop, &r->config) !=
+                                  KNIT_OK)
+        return;
     r->serving = serving && r->hop;
 }
 

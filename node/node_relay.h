@@ -74,6 +74,8 @@ struct node_relay {
     struct relay_stream *streams;     /* NODE_MAX_RELAY_STREAMS at most */
     uint32_t stream_count;            /* slots allocated */
     struct knit_relay_hop *hop;       /* the hop service, when serving */
+    struct knit_relay_config config;  /* its limits; allow list copied */
+    struct knit_peer_id *allow;
     struct knit_relay_client *client; /* reservations we hold */
     bool serving;                     /* offer hop (public nodes) */
     bool want_reservations;           /* we are (likely) unreachable */
@@ -93,7 +95,8 @@ struct node_relay {
 struct knit_node;
 
 /* node_relay.c: the stream table and the relay's side. */
-int node_relay_init(struct knit_node *node);
+int node_relay_init(struct knit_node *node,
+                    const struct knit_relay_config *cfg);
 void node_relay_free(struct knit_node *node);
 bool node_relay_open(struct knit_node *node, struct knit_session *s,
                      uint64_t stream_id, const char *protocol);
@@ -127,6 +130,9 @@ int relay_stream_read_msg(struct knit_node *node, int i,
 
 /* node_circuit.c: the ends. */
 bool circuit_is_socket(int sock);
+/* Whether sock is an open circuit, and the relay it runs through. */
+bool circuit_relay_of(const struct knit_node *node, int sock,
+                      struct knit_peer_id *relay);
 int circuit_send(struct knit_node *node, int sock, const uint8_t *pkt,
                  size_t len);
 /* Stream i became a circuit end (state RS_CIRCUIT). */

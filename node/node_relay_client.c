@@ -73,6 +73,9 @@ void relay_client_on_status(struct knit_node *node, int i,
         knit_relay_client_reserved(c, relay,
                                    node->now + m->expires_s * 1000000ull,
                                    m->addrs, m->addr_count, node->now);
+        /* A reservation lives as long as the session: keep it alive
+         * (keepalives also keep our NAT's mapping to the relay open). */
+        knit_session_set_wanted(st->session, true);
         if (node_relay_client_count(node) != before)
             relays_changed(node);
     } else {

@@ -14,7 +14,7 @@
 #include "node/node_traversal.h"
 #include "transport/error.h"
 
-int node_traversal_init(struct knit_node *node)
+int node_traversal_init(struct knit_node *node, uint32_t min_observers)
 {
     struct node_traversal *t = calloc(1, sizeof *t);
     if (!t)
@@ -22,8 +22,9 @@ int node_traversal_init(struct knit_node *node)
     node->traversal = t;
     t->alt_sock = -1;
     t->autonat_at = KNIT_NO_DEADLINE;
-    t->dial_sock = -1;
-    int err = knit_observed_new(&t->observed, NULL);
+    t->dial_sock[0] = t->dial_sock[1] = -1;
+    struct knit_observed_config oc = {.min_observers = min_observers};
+    int err = knit_observed_new(&t->observed, &oc);
     if (err == KNIT_OK)
         err = knit_reach_new(&t->reach, NULL);
     return err;
@@ -110,21 +111,27 @@ static bool no_nat(const struct node_traversal *t)
 }
 
 /* Public or not, by AutoNAT's verdict once there is one, else by whether
- * we were given a global address. */
+ * we were given a global address. A public verdict from other-port
+ * answers alone (confidence 1) is all a network without AutoNAT helpers
+ * can give; where helpers exist it counts only without a NAT. */
+static bool is_public(const struct knit_node *node)
+{
+    const struct node_traversal *t = node->traversal;
+    if (t->verdict.reachability == KNIT_REACHABILITY_PUBLIC)
+        return t->verdict.confidence >= 2 || !t->helpers_seen || no_nat(t);
+    if (t->verdict.reachability == KNIT_REACHABILITY_PRIVATE)
+        return false;
+    for (size_t i = 0; i < node->record_addr_count; i++)
+        if (knit_addr_is_global(&node->record_addrs[i]))
+            return true;
+    return false;
+}
+
 void traversal_apply(struct knit_node *node)
 {
     struct node_traversal *t = node->traversal;
-    bool global = false;
-    for (size_t i = 0; i < node->record_addr_count; i++)
-        global = global || knit_addr_is_global(&node->record_addrs[i]);
-    /* A public verdict from kind-1 answers alone (confidence 1) is all a
-     * network without AutoNAT helpers can give; where helpers exist, it
-     * waits for theirs before we start serving. */
-    bool public = (t->verdict.reachability == KNIT_REACHABILITY_PUBLIC &&
-                   (t->verdict.confidence >= 2 || !t->helpers_seen ||
-                    no_nat(t))) ||
-                  (t->verdict.reachability == KNIT_REACHABILITY_UNKNOWN &&
-                   global);
+    bool public = is_public(node);
+    bool was = t->serving_autonat;
     if (node->dht_mode == KNIT_DHT_MODE_AUTO)
         knit_dht_set_serving(node->dht, public);
     node->in_event++;
@@ -133,15 +140,38 @@ void traversal_apply(struct knit_node *node)
     want_alt_socket(node, public);
     node->in_event--;
     t->serving_autonat = public;
+    if (public != was) {
+        /* What we serve is in the hello of new handshakes, and goes to
+         * the peers we have in an identify push. */
+        node_build_hello(node);
+        t->push_due = true;
+    }
+}
+
+/* The main socket's address; when it is bound to the unspecified address,
+ * the listen address of ours with its family and port stands in, so that
+ * a port-preserving NAT is not taken for no NAT. */
+static struct knit_addr local_address(const struct knit_node *node)
+{
+    struct knit_addr local = node->sockets[0].local;
+    if (!knit_addr_is_unspecified(&local))
+        return local;
+    for (size_t i = 0; i < node->record_addr_count; i++)
+        if (node->record_addrs[i].family == local.family &&
+            node->record_addrs[i].port == local.port &&
+            !knit_addr_is_unspecified(&node->record_addrs[i]))
+            return node->record_addrs[i];
+    return local;
 }
 
 void traversal_changed(struct knit_node *node)
 {
     struct node_traversal *t = node->traversal;
-    if (node->socket_count)
-        knit_observed_mapping(t->observed, node->sockets[0].handle,
-                              &node->sockets[0].local, node->now,
-                              &t->mapping);
+    if (node->socket_count) {
+        struct knit_addr local = local_address(node);
+        knit_observed_mapping(t->observed, node->sockets[0].handle, &local,
+                              node->now, &t->mapping);
+    }
     struct knit_reach_verdict before = t->verdict;
     bool no_nat_before = no_nat(t);
     knit_reach_get(t->reach, node->now, &t->verdict);
@@ -303,8 +333,7 @@ size_t traversal_public_addrs(struct knit_node *node,
                               struct knit_multiaddr *out, size_t cap)
 {
     struct node_traversal *t = node->traversal;
-    if (t->verdict.reachability != KNIT_REACHABILITY_PUBLIC ||
-        !t->mapping.nat)
+    if (!is_public(node) || !t->mapping.nat)
         return 0;
     struct knit_observed_entry seen[4];
     size_t n = knit_observed_list(t->observed, node->now, seen, 4), count = 0;

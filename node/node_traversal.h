@@ -89,7 +89,8 @@ struct node_traversal {
     /* AutoNAT */
     struct an_stream *an_streams;     /* NODE_MAX_AUTONAT_STREAMS */
     struct an_pending pending[NODE_AUTONAT_PENDING];
-    int dial_sock;                    /* server: kind-1 dial-backs; -1 */
+    int dial_sock[2];                 /* server: kind-1 dial-backs, IPv4
+                                       * and IPv6; -1 until needed */
     uint64_t autonat_at;              /* next client round */
     uint64_t next_id;
     uint32_t rounds;
@@ -112,7 +113,7 @@ struct node_traversal {
 
 struct knit_node;
 
-int node_traversal_init(struct knit_node *node);
+int node_traversal_init(struct knit_node *node, uint32_t min_observers);
 void node_traversal_free(struct knit_node *node);
 /* Something changed what we know (an observation, a dial-back): work out
  * the verdicts and act on them. */

@@ -12,9 +12,10 @@ build_pkgs="cmake ninja-build pkg-config gcc libc6-dev libsodium-dev libuv1-dev
 # sanitizer reports; iproute2 + nftables: the natlab network namespaces;
 # gnuplot-nox: knit-sim plot and its test; iptables + libnetfilter-queue-dev:
 # the natlab delay line (the NFQUEUE iptables target feeds it packets, as
-# there is no netem qdisc or nftables queue statement to rely on).
+# there is no netem qdisc or nftables queue statement to rely on); python3:
+# natlab tests read the daemons' JSON with it.
 test_pkgs="clang libclang-rt-14-dev llvm iproute2 nftables procps gnuplot-nox
- iptables libnetfilter-queue-dev"
+ iptables libnetfilter-queue-dev python3"
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;

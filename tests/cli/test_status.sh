@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# `knit status` and `knit peers` against three daemons on loopback
+# (127.0.0.1 only, free ports), the second and third bootstrapped from the
+# first: the status text and its JSON keys and values (the keys the
+# traversal issue fixes), each node's own address as observed by its peers
+# (identify), a mapping seen without a NAT, and direct paths in
+# `knit peers --json`. Also the usage errors and the answer when no
+# daemon runs.
+set -u
+knit=$1
+tmp=$(mktemp -d /tmp/knit-status.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+passes=0
+failures=0
+check() {
+    if [ "$2" -eq 0 ]; then passes=$((passes + 1)); else failures=$((failures + 1)); echo "FAIL: $1"; fi
+}
+command -v python3 >/dev/null || { echo "python3 is needed to read the JSON"; exit 1; }
+
+# Usage errors and no daemon, before anything runs.
+"$knit" status --data-dir "$tmp/none" >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] && grep -q '^knit status: ' "$tmp/err" && [ "$(wc -l <"$tmp/err")" -eq 1 ]
+check "knit status without a daemon fails with one line ($(cat "$tmp/err"))" $?
+"$knit" status extra >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "unexpected argument 'extra'" "$tmp/err"
+check "knit status with an argument is a usage error ($(cat "$tmp/err"))" $?
+"$knit" status --bogus >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "unknown option --bogus" "$tmp/err"
+check "knit status --bogus is a usage error ($(cat "$tmp/err"))" $?
+out=$("$knit" status --help)
+[ $? -eq 0 ] && [[ $out == usage:* ]] && grep -q '"observed_addrs"' <<<"$out"
+check "knit status --help documents the JSON keys" $?
+"$knit" --help | grep -q '^  status '
+check "knit --help lists status" $?
+
+start_daemon() {   # start_daemon I [bootstrap multiaddr]
+    local i=$1
+    local args=(daemon --data-dir "$tmp/n$i" --listen /ip4/127.0.0.1/udp/0
+                --dht-mode server)
+    [ $# -ge 2 ] && args+=(--bootstrap "$2")
+    "$knit" "${args[@]}" >"$tmp/n$i.log" 2>&1 &
+    pids[$i]=$!
+    for _ in $(seq 100); do
+        grep -q '^running' "$tmp/n$i.log" 2>/dev/null && return 0
+        kill -0 "${pids[$i]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "daemon $i did not start"; cat "$tmp/n$i.log"; exit 1
+}
+
+start_daemon 0
+boot=$("$knit" id --data-dir "$tmp/n0" | sed -n 2p)
+start_daemon 1 "$boot"
+start_daemon 2 "$boot"
+declare -a ids addrs
+for i in 0 1 2; do
+    ids[$i]=$("$knit" id --data-dir "$tmp/n$i" | sed -n 1p)
+    # The listen address without /p2p: what the others observe.
+    addrs[$i]=$("$knit" id --data-dir "$tmp/n$i" | sed -n 2p | sed 's,/p2p/.*,,')
+done
+
+# Checks one node's status JSON; prints why it fails. Every required key
+# with a value from its set; the node's own address among the observed
+# ones once its peers' identify reached it; on loopback there is no NAT.
+check_status_json='
+import json, sys
+s = json.loads(sys.argv[1])
+me, addr = sys.argv[2], sys.argv[3]
+behaviours = {"endpoint-independent", "address-dependent",
+              "address-and-port-dependent", "unknown"}
+assert s["peer_id"] == me, "peer_id"
+assert s["reachability"] in {"public", "private", "unknown"}, "reachability"
+assert s["reachability_confidence"] in range(4), "reachability_confidence"
+assert isinstance(s["autonat_servers"], int), "autonat_servers"
+nat = s["nat"]
+assert nat["mapping"] in behaviours and nat["filtering"] in behaviours, "nat"
+assert nat["mapping_confidence"] in {"none", "low", "high"}, "mapping conf"
+assert nat["filtering_confidence"] in {"none", "low", "high"}, "filtering conf"
+assert isinstance(s["relays"], list), "relays"
+for r in s["relays"]:
+    assert r.endswith("/p2p-circuit"), "relay " + r
+for o in s["observed_addrs"]:
+    assert o["addr"].startswith("/ip4/") and "/udp/" in o["addr"], "addr"
+    assert isinstance(o["observers"], int) and o["observers"] >= 1, "observers"
+    assert isinstance(o["trusted"], bool), "trusted"
+mine = [o for o in s["observed_addrs"] if o["addr"] == addr]
+assert mine and mine[0]["trusted"], "own address not observed and trusted"
+assert nat["mapping"] == "endpoint-independent", "mapping " + nat["mapping"]
+assert nat["behind_nat"] is False, "behind_nat"
+for k in ("reservations_served", "circuits_served"):
+    assert isinstance(s[k], int) and s[k] >= 0, k
+assert s["alt_port"] is None or 0 < s["alt_port"] < 65536, "alt_port"
+'
+for i in 0 1 2; do
+    # Identify runs as each session comes up; give it a few seconds.
+    why=""
+    for _ in $(seq 50); do
+        out=$("$knit" status --json --data-dir "$tmp/n$i" 2>&1)
+        why=$(python3 -c "$check_status_json" "$out" "${ids[$i]}" "${addrs[$i]}" 2>&1) && break
+        sleep 0.2
+    done
+    python3 -c "$check_status_json" "$out" "${ids[$i]}" "${addrs[$i]}" >/dev/null 2>&1
+    check "node $i: knit status --json ($out) ${why##*AssertionError: }" $?
+done
+
+out=$("$knit" status --data-dir "$tmp/n1")
+[ "$(sed -n 1p <<<"$out")" = "peer ID: ${ids[1]}" ] &&
+    grep -Eq '^reachability: (public|private|unknown) \(confidence [0-3] of 3, [0-9]+ AutoNAT servers?\)$' <<<"$out" &&
+    grep -Eq '^NAT mapping: endpoint-independent \((low|high) confidence, no NAT(, sequential ports)?\)$' <<<"$out" &&
+    grep -Eq '^NAT filtering: (endpoint-independent|address-dependent|address-and-port-dependent|unknown) \(' <<<"$out" &&
+    grep -q '^observed addresses:$' <<<"$out" &&
+    grep -Eq "^  ${addrs[1]}  [0-9]+ observers?  trusted" <<<"$out" &&
+    grep -Eq '^relays in use: none$' <<<"$out" &&
+    grep -Eq '^relay service: [0-9]+ reservations?, [0-9]+ circuits? served \((alternate port [0-9]+|no alternate port)\)$' <<<"$out"
+check "knit status text ($out)" $?
+
+# Node 0 has a session with both others, all direct.
+out=$("$knit" peers --json --data-dir "$tmp/n0")
+python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+want = {sys.argv[2]: sys.argv[3], sys.argv[4]: sys.argv[5]}
+assert len(d) == 2, "two peers"
+for p in d:
+    assert set(p) == {"peer_id", "path", "addr", "rtt_ms"}, sorted(p)
+    assert p["path"] == "direct", p["path"]
+    assert want[p["peer_id"]] == p["addr"], p["addr"]
+    assert p["rtt_ms"] is None or p["rtt_ms"] >= 0
+' "$out" "${ids[1]}" "${addrs[1]}" "${ids[2]}" "${addrs[2]}"
+check "knit peers --json: both peers, direct, at their addresses ($out)" $?
+out=$("$knit" peers --data-dir "$tmp/n0")
+grep -Eq "^${ids[1]}  direct  ${addrs[1]}  " <<<"$out"
+check "knit peers text shows the direct path ($out)" $?
+
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]
