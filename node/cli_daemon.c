@@ -39,8 +39,18 @@
     "                      (at most 64 peers in all; a peer named twice\n" \
     "                      counts once)\n" \
     "  --dht-mode MODE     server (answer DHT requests), client (only ask)\n" \
-    "                      or auto (default: server when the node has a\n" \
-    "                      public address, else client)\n" \
+    "                      or auto (default: server when AutoNAT finds the\n" \
+    "                      node reachable; before it has a verdict, when\n" \
+    "                      the node has a public address)\n" \
+    "  --relay-allow PEER-ID\n" \
+    "                      a peer this node relays for without the default\n" \
+    "                      limits (when it is public and serves as a relay),\n" \
+    "                      repeatable, at most 64; circuits between two\n" \
+    "                      such peers have no byte or time limit\n" \
+    "  --min-observers N   distinct peers (by IP) that must report the same\n" \
+    "                      outside address before it is trusted, 1 to 16\n" \
+    "                      (default 3; fewer do in a network that has fewer,\n" \
+    "                      reported with low confidence)\n" \
     "  --log-level LEVEL   error, warn, info (default) or debug\n" \
     "  -h, --help          show this help\n"
 
@@ -104,6 +114,28 @@ static int parse_bootstrap(const char *text, struct knit_daemon_options *o)
                 KNIT_DAEMON_MAX_BOOTSTRAP);
         return -1;
     }
+    return 0;
+}
+
+/* --relay-allow: a peer ID in text; the same peer twice counts once. */
+static int parse_relay_allow(const char *text, struct knit_daemon_options *o)
+{
+    struct knit_peer_id id;
+    int err = knit_peer_id_from_text(&id, text, strlen(text));
+    if (err) {
+        fprintf(stderr, "knit daemon: invalid --relay-allow peer ID '%s': "
+                        "%s\n", text, knit_strerror(err));
+        return -1;
+    }
+    for (size_t i = 0; i < o->relay_allow_count; i++)
+        if (knit_peer_id_equal(&o->relay_allow[i], &id))
+            return 0;
+    if (o->relay_allow_count == KNIT_DAEMON_MAX_RELAY_ALLOW) {
+        fprintf(stderr, "knit daemon: more than %d --relay-allow peers\n",
+                KNIT_DAEMON_MAX_RELAY_ALLOW);
+        return -1;
+    }
+    o->relay_allow[o->relay_allow_count++] = id;
     return 0;
 }
 
@@ -205,7 +237,8 @@ int knit_cli_daemon(int argc, char **argv)
 {
     enum {
         OPT_DATA_DIR = 256, OPT_LISTEN, OPT_LOG_LEVEL, OPT_KEEPALIVE,
-        OPT_BOOTSTRAP, OPT_BOOTSTRAP_FILE, OPT_DHT_MODE,
+        OPT_BOOTSTRAP, OPT_BOOTSTRAP_FILE, OPT_DHT_MODE, OPT_RELAY_ALLOW,
+        OPT_MIN_OBSERVERS,
     };
     static const struct option longopts[] = {
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -215,6 +248,8 @@ int knit_cli_daemon(int argc, char **argv)
         {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
         {"bootstrap-file", required_argument, NULL, OPT_BOOTSTRAP_FILE},
         {"dht-mode", required_argument, NULL, OPT_DHT_MODE},
+        {"relay-allow", required_argument, NULL, OPT_RELAY_ALLOW},
+        {"min-observers", required_argument, NULL, OPT_MIN_OBSERVERS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -275,6 +310,21 @@ int knit_cli_daemon(int argc, char **argv)
                 return KNIT_EXIT_USAGE;
             }
             break;
+        case OPT_RELAY_ALLOW:
+            if (parse_relay_allow(optarg, &opts) < 0)
+                return KNIT_EXIT_USAGE;
+            break;
+        case OPT_MIN_OBSERVERS: {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*optarg < '1' || *optarg > '9' || *end || v > 16) {
+                fprintf(stderr, "knit daemon: --min-observers takes 1 to 16, "
+                                "not '%s'\n", optarg);
+                return KNIT_EXIT_USAGE;
+            }
+            opts.min_observers = (uint32_t)v;
+            break;
+        }
         default:
             return knit_cli_usage_error("daemon", opt, optopt, argv, optind);
         }

@@ -327,10 +327,16 @@ static int start(struct daemon *d, struct knit_identity *ident, char *err,
             /* Silence for three keepalives means the peer is gone. */
             session.idle_timeout_us = 3 * session.keepalive_us;
         }
+        struct knit_relay_config relay;
+        knit_relay_config_default(&relay);
+        relay.allow = d->opts->relay_allow;
+        relay.allow_count = d->opts->relay_allow_count;
         struct knit_node_config cfg = {
             .identity = ident,
             .session = &session,
             .dht_mode = d->opts->dht_mode,
+            .relay = &relay,
+            .min_observers = d->opts->min_observers,
             .unix_time_us = (uint64_t)tv.tv_sec * 1000000u +
                             (uint64_t)tv.tv_usec,
         };

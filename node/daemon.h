@@ -16,6 +16,7 @@
 #define KNIT_DAEMON_MAX_LISTEN 8
 /* --bootstrap and --bootstrap-file together, after merging duplicates. */
 #define KNIT_DAEMON_MAX_BOOTSTRAP 64
+#define KNIT_DAEMON_MAX_RELAY_ALLOW 64
 
 struct knit_daemon_options {
     const char *data_dir;                  /* resolved, not NULL */
@@ -26,6 +27,10 @@ struct knit_daemon_options {
     struct knit_bootstrap_peer bootstrap[KNIT_DAEMON_MAX_BOOTSTRAP];
     size_t bootstrap_count;                /* distinct peer IDs */
     enum knit_dht_mode dht_mode;           /* KNIT_DHT_MODE_AUTO unless set */
+    /* Peers our relay serves without limits (relay/hop.h's allowed class). */
+    struct knit_peer_id relay_allow[KNIT_DAEMON_MAX_RELAY_ALLOW];
+    size_t relay_allow_count;
+    uint32_t min_observers;                /* 0 = the node's default (3) */
 };
 
 /* Runs the daemon; returns a process exit code (0 after a clean shutdown). */

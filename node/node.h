@@ -203,6 +203,9 @@ struct knit_node_traversal {
     struct knit_multiaddr relays[4];
     uint16_t alt_port;                 /* 0: no alternate socket */
     uint32_t reservations_served, circuits_served;
+    /* Since the node started, as a relay: circuits opened through us and
+     * circuit bytes we copied. */
+    uint64_t circuits_relayed_total, bytes_relayed_total;
 };
 void knit_node_traversal_status(struct knit_node *node, uint64_t now,
                                 struct knit_node_traversal *out);

@@ -652,11 +652,14 @@ void node_relay_timeout(struct knit_node *node, uint64_t now)
 }
 
 void node_relay_served(const struct knit_node *node, uint32_t *reservations,
-                       uint32_t *circuits)
+                       uint32_t *circuits, uint64_t *circuits_total,
+                       uint64_t *bytes_total)
 {
     struct knit_relay_hop_stats st = {0};
     if (node->relay->hop)
         knit_relay_hop_get_stats(node->relay->hop, &st);
     *reservations = st.reservations;
     *circuits = st.circuits;
+    *circuits_total = st.circuits_total;
+    *bytes_total = st.bytes_relayed;
 }

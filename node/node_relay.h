@@ -107,7 +107,8 @@ void node_relay_session_down(struct knit_node *node, struct knit_session *s);
 uint64_t node_relay_deadline(const struct knit_node *node);
 void node_relay_timeout(struct knit_node *node, uint64_t now);
 void node_relay_served(const struct knit_node *node, uint32_t *reservations,
-                       uint32_t *circuits);
+                       uint32_t *circuits, uint64_t *circuits_total,
+                       uint64_t *bytes_total);
 /* Whether we offer the hop service (public nodes do). */
 void node_relay_set_serving(struct knit_node *node, bool serving);
 

@@ -323,7 +323,8 @@ void knit_node_traversal_status(struct knit_node *node, uint64_t now,
         node, out->relays, sizeof out->relays / sizeof out->relays[0]);
     out->alt_port = t->alt_port;
     node_relay_served(node, &out->reservations_served,
-                      &out->circuits_served);
+                      &out->circuits_served, &out->circuits_relayed_total,
+                      &out->bytes_relayed_total);
 }
 
 /* Found reachable behind a NAT (endpoint-independent filtering, or a

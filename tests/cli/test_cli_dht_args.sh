@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The DHT options and commands of the knit command line, usage errors only
 # (no daemon runs): --bootstrap, --bootstrap-file (errors name file:line),
-# --dht-mode, knit find / peers / dht table arguments, and ping and bench
+# --dht-mode, --relay-allow, --min-observers, knit find / peers / dht table
+# arguments, and ping and bench
 # by a bare peer ID. Each bad use exits 2 with one line on stderr; a good
 # use that needs a daemon gets as far as saying none is running (exit 1).
 set -u
@@ -160,6 +161,19 @@ for target in "$id" "/p2p/$id" "$good"; do
 done
 run 1 "$knit" bench --data-dir "$nodir" "$id"; check "bench by ID without daemon exits 1" $?
 [[ $err == "knit bench: no daemon is running"* ]]; check "bench by ID gets to the daemon ($err)" $?
+
+# Traversal options of the daemon: --relay-allow, --min-observers.
+run 0 "$knit" daemon --help
+[[ $out == *"--relay-allow PEER-ID"* && $out == *"--min-observers N"* ]]
+check "daemon --help documents --relay-allow and --min-observers" $?
+usage_error "relay-allow bad ID" "knit daemon: invalid --relay-allow peer ID 'nope': *" \
+    "$knit" daemon --data-dir "$nodir" --relay-allow nope
+usage_error "relay-allow multiaddr" "knit daemon: invalid --relay-allow peer ID '/p2p/$id': *" \
+    "$knit" daemon --data-dir "$nodir" --relay-allow "/p2p/$id"
+for bad in 0 17 abc -1 2x ""; do
+    usage_error "min-observers '$bad'" "knit daemon: --min-observers takes 1 to 16, not '$bad'" \
+        "$knit" daemon --data-dir "$nodir" --min-observers "$bad"
+done
 
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -42,11 +42,12 @@ check "knit status --help documents the JSON keys" $?
 "$knit" --help | grep -q '^  status '
 check "knit --help lists status" $?
 
-start_daemon() {   # start_daemon I [bootstrap multiaddr]
+start_daemon() {   # start_daemon I [bootstrap multiaddr [more options]]
     local i=$1
     local args=(daemon --data-dir "$tmp/n$i" --listen /ip4/127.0.0.1/udp/0
                 --dht-mode server)
     [ $# -ge 2 ] && args+=(--bootstrap "$2")
+    [ $# -ge 3 ] && args+=("${@:3}")
     "$knit" "${args[@]}" >"$tmp/n$i.log" 2>&1 &
     pids[$i]=$!
     for _ in $(seq 100); do
@@ -60,7 +61,10 @@ start_daemon() {   # start_daemon I [bootstrap multiaddr]
 start_daemon 0
 boot=$("$knit" id --data-dir "$tmp/n0" | sed -n 2p)
 start_daemon 1 "$boot"
-start_daemon 2 "$boot"
+# The traversal options are taken (their effect is in the unit and sim
+# tests): daemon 2 trusts one observer and relays for daemon 0 unlimited.
+start_daemon 2 "$boot" --min-observers 1 \
+    --relay-allow "$("$knit" id --data-dir "$tmp/n0" | sed -n 1p)"
 declare -a ids addrs
 for i in 0 1 2; do
     ids[$i]=$("$knit" id --data-dir "$tmp/n$i" | sed -n 1p)
