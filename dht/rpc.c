@@ -207,15 +207,7 @@ int knit_dht_msg_encode(const struct knit_dht_msg *m, uint8_t *out,
  * someone's relay. */
 static int decode_addr(struct knit_addr *out, const uint8_t *p, size_t len)
 {
-    struct knit_multiaddr ma;
-    int err = knit_multiaddr_decode(&ma, p, len);
-    if (err)
-        return err;
-    if (ma.count != 2 ||
-        (ma.c[0].protocol != KNIT_MA_IP4 && ma.c[0].protocol != KNIT_MA_IP6) ||
-        ma.c[1].protocol != KNIT_MA_UDP)
-        return KNIT_E_SHAPE;
-    return knit_multiaddr_to_socket(&ma, out);
+    return knit_multiaddr_decode_endpoint(out, p, len);
 }
 
 static int decode_peer(struct knit_dht_peer_info *out,

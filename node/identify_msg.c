@@ -158,17 +158,8 @@ int knit_identify_encode(const struct knit_identify_msg *m, uint8_t *buf,
 static int decode_observed(struct knit_addr *out, const uint8_t *p,
                            size_t len)
 {
-    struct knit_multiaddr ma;
-    int err = knit_multiaddr_decode(&ma, p, len);
-    if (err)
-        return err;
-    if (ma.count != 2 ||
-        (ma.c[0].protocol != KNIT_MA_IP4 && ma.c[0].protocol != KNIT_MA_IP6) ||
-        ma.c[1].protocol != KNIT_MA_UDP)
-        return KNIT_E_SHAPE;
-    if ((err = knit_multiaddr_to_socket(&ma, out)))
-        return err;
-    return check_endpoint(out);
+    int err = knit_multiaddr_decode_endpoint(out, p, len);
+    return err ? err : check_endpoint(out);
 }
 
 static int decode_listen(struct knit_identify_msg *m,

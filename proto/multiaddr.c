@@ -582,3 +582,17 @@ int knit_multiaddr_relay(const struct knit_multiaddr *ma,
     *relay = ma->c[i - 1].v.peer;
     return KNIT_OK;
 }
+
+int knit_multiaddr_decode_endpoint(struct knit_addr *out, const uint8_t *in,
+                                   size_t len)
+{
+    struct knit_multiaddr ma;
+    int err = knit_multiaddr_decode(&ma, in, len);
+    if (err)
+        return err;
+    if (ma.count != 2 ||
+        (ma.c[0].protocol != KNIT_MA_IP4 && ma.c[0].protocol != KNIT_MA_IP6) ||
+        ma.c[1].protocol != KNIT_MA_UDP)
+        return KNIT_E_SHAPE;
+    return knit_multiaddr_to_socket(&ma, out);
+}

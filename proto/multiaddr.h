@@ -78,6 +78,11 @@ bool knit_multiaddr_equal(const struct knit_multiaddr *a,
 int knit_multiaddr_from_socket(struct knit_multiaddr *ma,
                                const struct knit_addr *addr,
                                const struct knit_peer_id *peer);
+/* Decodes a binary multiaddr that must be a bare UDP endpoint,
+ * /ip4|ip6/<ip>/udp/<port> and nothing more (KNIT_E_SHAPE otherwise), as
+ * the protocols that carry one peer's endpoint want it. */
+int knit_multiaddr_decode_endpoint(struct knit_addr *out, const uint8_t *in,
+                                   size_t len);
 /* The leading UDP endpoint; KNIT_E_NOT_FOUND if there is none. */
 int knit_multiaddr_to_socket(const struct knit_multiaddr *ma,
                              struct knit_addr *addr);

@@ -87,6 +87,34 @@ static struct knit_multiaddr round_trip(const char *text, size_t components)
     return a;
 }
 
+/* knit_multiaddr_decode_endpoint: a bare UDP endpoint and nothing else. */
+static void test_decode_endpoint(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "/ip4/192.0.2.1/udp/4001/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq",
+        "/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq",
+    };
+    uint8_t bin[KNIT_MA_BINARY_MAX];
+    size_t n;
+    struct knit_multiaddr ma;
+    struct knit_addr a;
+    const char *ok = "/ip6/2001:db8::1/udp/443";
+    assert_int_equal(knit_multiaddr_parse(&ma, ok, strlen(ok)), 0);
+    assert_int_equal(knit_multiaddr_encode(&ma, bin, sizeof bin, &n), 0);
+    assert_int_equal(knit_multiaddr_decode_endpoint(&a, bin, n), 0);
+    assert_int_equal(a.family, KNIT_AF_IP6);
+    assert_int_equal(a.port, 443);
+    assert_int_not_equal(knit_multiaddr_decode_endpoint(&a, bin, n - 1), 0);
+    for (size_t k = 0; k < 2; k++) {
+        assert_int_equal(knit_multiaddr_parse(&ma, refused[k],
+                                              strlen(refused[k])), 0);
+        assert_int_equal(knit_multiaddr_encode(&ma, bin, sizeof bin, &n), 0);
+        assert_int_equal(knit_multiaddr_decode_endpoint(&a, bin, n),
+                         KNIT_E_SHAPE);
+    }
+}
+
 /* ---- accepted shapes ---------------------------------------------------- */
 
 static void test_endpoint_ip4(void **state)
@@ -653,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_equal),
         cmocka_unit_test(test_socket_round_trip),
         cmocka_unit_test(test_peer_relay_circuit),
+        cmocka_unit_test(test_decode_endpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
