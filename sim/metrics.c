@@ -362,3 +362,45 @@ int knit_sim_matrix(const struct knit_sim_metrics *m,
     int rc = cell_medians(m, false, cell);
     return rc ? rc : cell_medians(m, true, cell);
 }
+
+/* ---- relay load ---------------------------------------------------------- */
+
+static int cmp_relay_ptr(const void *a, const void *b)
+{
+    const struct knit_sim_node_sample *x =
+        *(const struct knit_sim_node_sample *const *)a;
+    const struct knit_sim_node_sample *y =
+        *(const struct knit_sim_node_sample *const *)b;
+    if (x->relay_bytes != y->relay_bytes)
+        return (x->relay_bytes < y->relay_bytes) -
+               (x->relay_bytes > y->relay_bytes);
+    if (x->relay_circuits != y->relay_circuits)
+        return (x->relay_circuits < y->relay_circuits) -
+               (x->relay_circuits > y->relay_circuits);
+    if (x->index != y->index)
+        return (x->index > y->index) - (x->index < y->index);
+    return (x > y) - (x < y);
+}
+
+int knit_sim_relay_nodes(const struct knit_sim_metrics *m,
+                         const struct knit_sim_node_sample ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t count = 0;
+    for (size_t i = 0; i < m->nodes; i++)
+        count += m->node[i].relay_circuits > 0;
+    if (count == 0)
+        return KNIT_OK;
+    const struct knit_sim_node_sample **v = malloc(count * sizeof *v);
+    if (!v)
+        return KNIT_E_NOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < m->nodes; i++)
+        if (m->node[i].relay_circuits > 0)
+            v[k++] = &m->node[i];
+    qsort(v, k, sizeof *v, cmp_relay_ptr);
+    *out = v;
+    *n = k;
+    return KNIT_OK;
+}

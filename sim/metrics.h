@@ -8,13 +8,17 @@
  * them: the runner prints those on stderr).
  *
  * Files written by knit_sim_metrics_write (knit-sim plot reads them):
- *   summary.json           the run, lookups, connections, traffic, per class
+ *   summary.json           the run, lookups, connections, traffic, relays,
+ *                          per class
  *   lookups.csv            one row per lookup
  *   lookup_latency_cdf.csv latency_ms,fraction of the successful lookups
  *   lookup_hops.csv        hops,count
  *   connects.csv           one row per connection attempt
  *   nat_matrix.csv         one row per (dialer class, target class) pair
- *   nodes.csv              one row per node: class, traffic, sessions
+ *   nodes.csv              one row per node: class, traffic, sessions,
+ *                          relay load
+ *   relays.csv             one row per node that relayed a circuit,
+ *                          busiest first
  * Classes are "public" (index 0) and then the scenario's NAT type names in
  * order (index 1 + i). */
 #ifndef KNIT_SIM_METRICS_H
@@ -70,6 +74,8 @@ struct knit_sim_node_sample {
     uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
     uint64_t handshakes;       /* sessions it set up, both directions */
     uint32_t table_size;       /* DHT routing table at the end (0: off) */
+    uint64_t relay_circuits;   /* circuits it carried as a relay */
+    uint64_t relay_bytes;      /* circuit bytes it copied as a relay */
 };
 
 struct knit_sim_run_info {

@@ -32,7 +32,8 @@
     "failed,connected_share,first_byte_ms_p50,direct_ms_p50"
 #define KNIT_SIM_CSV_NODES                                                 \
     "index,class,bootstrap,joins,online_ms,tx_packets,tx_bytes,"           \
-    "rx_packets,rx_bytes,handshakes,table_size"
+    "rx_packets,rx_bytes,handshakes,table_size,relay_circuits,relay_bytes"
+#define KNIT_SIM_CSV_RELAYS "rank,index,class,circuits,bytes"
 
 struct knit_sim_metrics {
     char class_name[KNIT_SIM_MAX_CLASSES][KNIT_SIM_CLASS_NAME_MAX];
@@ -99,6 +100,14 @@ struct knit_sim_cell {
  * Returns 0 or KNIT_E_NOMEM. */
 int knit_sim_matrix(const struct knit_sim_metrics *m,
                     struct knit_sim_cell cell[KNIT_SIM_CELLS]);
+
+/* The node samples that relayed at least one circuit, busiest first: most
+ * bytes, then most circuits, then lowest node index, then the order they
+ * were reported (relays.csv, summary.json's relays). A new array of
+ * pointers into m the caller frees; *n is how many. Returns 0 or
+ * KNIT_E_NOMEM (none is not an error: *out is NULL and *n 0). */
+int knit_sim_relay_nodes(const struct knit_sim_metrics *m,
+                         const struct knit_sim_node_sample ***out, size_t *n);
 
 /* summary.json (sim/metrics_json.c). Returns 0 or KNIT_E_NOMEM; write
  * errors are left in f for the caller to find. */

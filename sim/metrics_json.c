@@ -20,6 +20,9 @@
  *   traffic: tx_packets_per_node, tx_bytes_per_node, rx_packets_per_node,
  *        rx_bytes_per_node, handshakes_per_node, table_size_per_node, each
  *        {p50, p90, p99, max, mean} over the nodes (mean rounded to whole)
+ *   relays: relay_nodes (nodes that relayed a circuit), circuits, bytes
+ *        (totals over all nodes), bytes_p50, bytes_max (over the relay
+ *        nodes; 0 when none)
  *   classes: [{index, name, nodes, lookups_targeted, lookups_ok}] */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -292,6 +295,39 @@ static int put_traffic(const struct knit_sim_metrics *m, FILE *f)
     return KNIT_OK;
 }
 
+/* Relay load: integers only, 0 rather than null when nothing was relayed
+ * (no relay carried anything: a load of zero, not a missing figure). */
+static int put_relays(const struct knit_sim_metrics *m, FILE *f)
+{
+    const struct knit_sim_node_sample **v;
+    size_t n;
+    int rc = knit_sim_relay_nodes(m, &v, &n);
+    if (rc)
+        return rc;
+    uint64_t circuits = 0, bytes = 0, p50 = 0, max = 0;
+    for (size_t i = 0; i < m->nodes; i++) {
+        circuits += m->node[i].relay_circuits;
+        bytes += m->node[i].relay_bytes;
+    }
+    if (n) {
+        /* v is busiest first: the nearest-rank median of the ascending
+         * order sits at n - 1 - its index. */
+        max = v[0]->relay_bytes;
+        p50 = v[n - 1 - knit_sim_rank_index(n, 1, 2)]->relay_bytes;
+    }
+    fprintf(f,
+            "  \"relays\": {\n"
+            "    \"relay_nodes\": %zu,\n"
+            "    \"circuits\": %" PRIu64 ",\n"
+            "    \"bytes\": %" PRIu64 ",\n"
+            "    \"bytes_p50\": %" PRIu64 ",\n"
+            "    \"bytes_max\": %" PRIu64 "\n"
+            "  },\n",
+            n, circuits, bytes, p50, max);
+    free(v);
+    return KNIT_OK;
+}
+
 static void put_classes(const struct knit_sim_metrics *m, FILE *f)
 {
     fputs("  \"classes\": [", f);
@@ -325,6 +361,8 @@ int knit_sim_write_summary(const struct knit_sim_metrics *m, FILE *f)
         rc = put_matrix(m, f);
     if (!rc)
         rc = put_traffic(m, f);
+    if (!rc)
+        rc = put_relays(m, f);
     if (rc)
         return rc;
     put_classes(m, f);

@@ -195,11 +195,32 @@ static int write_nodes(const struct knit_sim_metrics *m, FILE *f)
         knit_sim_put_ms(f, s->online_us, "");
         fprintf(f,
                 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-                ",%" PRIu32 "\n",
+                ",%" PRIu32 ",%" PRIu64 ",%" PRIu64 "\n",
                 s->tx_packets, s->tx_bytes, s->rx_packets, s->rx_bytes,
-                s->handshakes, s->table_size);
+                s->handshakes, s->table_size, s->relay_circuits,
+                s->relay_bytes);
     }
     free(order);
+    return KNIT_OK;
+}
+
+/* ---- relays.csv ---------------------------------------------------------- */
+
+/* One row per node that relayed a circuit, busiest first, ranked from 1
+ * (knit_sim_relay_nodes gives the order). */
+static int write_relays(const struct knit_sim_metrics *m, FILE *f)
+{
+    const struct knit_sim_node_sample **v;
+    size_t n;
+    int rc = knit_sim_relay_nodes(m, &v, &n);
+    if (rc)
+        return rc;
+    fputs(KNIT_SIM_CSV_RELAYS "\n", f);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%zu,%" PRIu32 ",%s,%" PRIu64 ",%" PRIu64 "\n", i + 1,
+                v[i]->index, m->class_name[v[i]->class_index],
+                v[i]->relay_circuits, v[i]->relay_bytes);
+    free(v);
     return KNIT_OK;
 }
 
@@ -232,6 +253,7 @@ static const struct {
     {"connects.csv", write_connects},
     {"nat_matrix.csv", write_nat_matrix},
     {"nodes.csv", write_nodes},
+    {"relays.csv", write_relays},
 };
 
 static int write_file(const struct knit_sim_metrics *m, const char *path,

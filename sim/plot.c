@@ -24,7 +24,7 @@
 #define SCRIPT "plots.gp"
 #define NO_GNUPLOT "gnuplot not found; install it: apt-get install gnuplot-nox"
 
-enum { IN_CDF, IN_HOPS, IN_CONNECTS, IN_MATRIX, IN_NODES, INPUTS };
+enum { IN_CDF, IN_HOPS, IN_CONNECTS, IN_MATRIX, IN_NODES, IN_RELAYS, INPUTS };
 
 static const struct {
     const char *name, *header;
@@ -34,6 +34,7 @@ static const struct {
     [IN_CONNECTS] = {"connects.csv", KNIT_SIM_CSV_CONNECTS},
     [IN_MATRIX] = {"nat_matrix.csv", KNIT_SIM_CSV_NAT_MATRIX},
     [IN_NODES] = {"nodes.csv", KNIT_SIM_CSV_NODES},
+    [IN_RELAYS] = {"relays.csv", KNIT_SIM_CSV_RELAYS},
 };
 
 /* ---- the script ---------------------------------------------------------- */
@@ -144,7 +145,33 @@ static const char PLOT_TRAFFIC[] =
     "}\n"
     "plot \"nodes.csv\" skip 1 using 7:(1.0) smooth cnormal with steps lw 2\n";
 
-enum { PLOTS = 4 };
+/* relays.csv is busiest first: column 1 the rank, 5 the bytes. A log y
+ * axis when the busiest carried 20 times what the least busy did (a relay
+ * that carried no bytes, only circuits, keeps it linear). */
+static const char PLOT_RELAYS[] =
+    "set output \"relay_load.png\"\n"
+    "set title \"Relay load: bytes each relay carried\"\n"
+    "set xlabel \"relay node, busiest first\"\n"
+    "set ylabel \"bytes relayed\"\n"
+    "set style fill solid 0.8 border -1\n"
+    "set boxwidth 0.8 relative\n"
+    "stats \"relays.csv\" skip 1 using 1 nooutput\n"
+    "relays = int(STATS_max)\n"
+    "stats \"relays.csv\" skip 1 using 5 nooutput\n"
+    "set xrange [0.5:relays + 0.5]\n"
+    "if (relays <= 30) {\n"
+    "    set xtics 1\n"
+    "}\n"
+    "set format y \"%.0s%cB\"\n"
+    "if (STATS_min > 0 && STATS_max >= 20 * STATS_min) {\n"
+    "    set logscale y\n"
+    "    set yrange [STATS_min / 2:STATS_max * 2]\n"
+    "} else {\n"
+    "    set yrange [0:STATS_max > 0 ? STATS_max * 1.1 : 1]\n"
+    "}\n"
+    "plot \"relays.csv\" skip 1 using 1:5 with boxes\n";
+
+enum { PLOTS = 5 };
 
 static const struct {
     const char *png, *script, *nothing;
@@ -154,6 +181,7 @@ static const struct {
     {"lookup_hops.png", PLOT_HOPS, "no successful lookups", IN_HOPS},
     {"nat_matrix.png", PLOT_MATRIX, "no connection attempts", IN_CONNECTS},
     {"traffic_cdf.png", PLOT_TRAFFIC, "no nodes", IN_NODES},
+    {"relay_load.png", PLOT_RELAYS, "no relayed circuits", IN_RELAYS},
 };
 
 /* ---- helpers ------------------------------------------------------------- */

@@ -11,8 +11,10 @@
  *                           (direct or relayed), with the share and the
  *                           attempts written in each cell
  *   traffic_cdf.png         CDF of bytes sent per node (log x likewise)
+ *   relay_load.png          bytes each relay node carried, busiest first
+ *                           (log y when they span 20x or more)
  * A plot with nothing to show (no successful lookup, no connection attempt,
- * no node) is skipped, its old PNG removed, and a line says so. gnuplot is
+ * no node, no relayed circuit) is skipped, its old PNG removed, and a line says so. gnuplot is
  * needed (Debian package gnuplot-nox); its own messages go to stderr. */
 #ifndef KNIT_SIM_PLOT_H
 #define KNIT_SIM_PLOT_H

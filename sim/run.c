@@ -200,6 +200,14 @@ static void collect(struct run *r, struct sim_node *n)
         n->rx_packets += st.rx_packets;
         n->rx_bytes += st.rx_bytes;
     }
+    /* The core's relay totals since it started, which go with it too
+     * (like the net's counters, read once per core: when it leaves or at
+     * the end). */
+    struct knit_node_traversal tr;
+    knit_node_traversal_status(knit_sim_host_node(n->host),
+                               knit_sim_now(r->engine), &tr);
+    n->relay_circuits += tr.circuits_relayed_total;
+    n->relay_bytes += tr.bytes_relayed_total;
     n->online_us += knit_sim_now(r->engine) - n->online_since;
 }
 
@@ -462,7 +470,8 @@ static void sample_nodes(struct run *r)
             .online_us = n->online_us, .tx_packets = n->tx_packets,
             .tx_bytes = n->tx_bytes, .rx_packets = n->rx_packets,
             .rx_bytes = n->rx_bytes, .handshakes = n->handshakes,
-            .table_size = table,
+            .table_size = table, .relay_circuits = n->relay_circuits,
+            .relay_bytes = n->relay_bytes,
         };
         r->report->handshakes += n->handshakes;
         int err = knit_sim_metrics_node(r->metrics, &ns);

@@ -67,6 +67,7 @@ struct sim_node {
     uint64_t online_us;
     uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
     uint64_t handshakes;
+    uint64_t relay_circuits, relay_bytes;   /* carried as a relay */
 };
 
 struct run {

@@ -67,15 +67,19 @@ SCN
 run 0 "$sim" run "$tmp/small.scn" --seed 3 --out "$tmp/r1"; check "small run exits 0" $?
 [[ $out == lookups:* ]]; check "small run prints a summary" $?
 for f in summary.json lookups.csv lookup_latency_cdf.csv lookup_hops.csv \
-         connects.csv nat_matrix.csv nodes.csv; do
+         connects.csv nat_matrix.csv nodes.csv relays.csv; do
     [ -s "$tmp/r1/$f" ]; check "run wrote $f" $?
 done
 run 0 "$sim" run "$tmp/small.scn" --seed 3 --out "$tmp/r2" --quiet; check "second run exits 0" $?
 [ -z "$out" ]; check "--quiet prints nothing on stdout" $?
 diff -r "$tmp/r1" "$tmp/r2" >/dev/null; check "same seed: identical files" $?
+# the home NAT filters by address and port and nothing punches holes yet:
+# attempts at its nodes go through relays, so some public node relayed
+[ "$(wc -l <"$tmp/r1/relays.csv")" -gt 1 ]; check "some node relayed circuits" $?
 
 run 0 "$sim" plot "$tmp/r1"; check "plot exits 0" $?
-for f in lookup_latency_cdf.png lookup_hops.png nat_matrix.png traffic_cdf.png; do
+for f in lookup_latency_cdf.png lookup_hops.png nat_matrix.png traffic_cdf.png \
+         relay_load.png; do
     [ "$(head -c 4 "$tmp/r1/$f" 2>/dev/null | od -An -tx1 | tr -d ' ')" = "89504e47" ]
     check "plot drew $f" $?
 done

@@ -26,6 +26,7 @@
 static const char *const FILES[] = {
     "summary.json", "lookups.csv",    "lookup_latency_cdf.csv",
     "lookup_hops.csv", "connects.csv", "nat_matrix.csv", "nodes.csv",
+    "relays.csv",
 };
 #define NFILES (sizeof FILES / sizeof FILES[0])
 
@@ -126,12 +127,13 @@ static struct knit_sim_metrics *known_set(void)
     };
     for (size_t i = 0; i < sizeof connects / sizeof connects[0]; i++)
         assert_int_equal(knit_sim_metrics_connect(m, &connects[i]), KNIT_OK);
-    /* reported out of index order: nodes.csv must sort them */
+    /* reported out of index order: nodes.csv must sort them; the last two
+     * numbers are the relay circuits and bytes */
     static const struct knit_sim_node_sample nodes[] = {
-        {3, 2, false, 3, 1000, 50, 3000, 40, 2500, 1, 0},
-        {0, 0, true, 1, 600000000, 1000, 100000, 900, 90000, 10, 50},
-        {2, 1, false, 1, 599999999, 200, 12345, 180, 11000, 3, 0},
-        {1, 0, false, 2, 300000500, 500, 40000, 450, 35000, 5, 40},
+        {3, 2, false, 3, 1000, 50, 3000, 40, 2500, 1, 0, 0, 0},
+        {0, 0, true, 1, 600000000, 1000, 100000, 900, 90000, 10, 50, 4, 7000},
+        {2, 1, false, 1, 599999999, 200, 12345, 180, 11000, 3, 0, 1, 500},
+        {1, 0, false, 2, 300000500, 500, 40000, 450, 35000, 5, 40, 6, 9000},
     };
     for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++)
         assert_int_equal(knit_sim_metrics_node(m, &nodes[i]), KNIT_OK);
@@ -235,11 +237,19 @@ static void test_csv_files(void **state)
                    "2,2,sym,sym,2,0,1,1,0.500000,150.000,\n");
     assert_file_is(s.out, "nodes.csv",
                    "index,class,bootstrap,joins,online_ms,tx_packets,"
-                   "tx_bytes,rx_packets,rx_bytes,handshakes,table_size\n"
-                   "0,public,1,1,600000.000,1000,100000,900,90000,10,50\n"
-                   "1,public,0,2,300000.500,500,40000,450,35000,5,40\n"
-                   "2,eim,0,1,599999.999,200,12345,180,11000,3,0\n"
-                   "3,sym,0,3,1.000,50,3000,40,2500,1,0\n");
+                   "tx_bytes,rx_packets,rx_bytes,handshakes,table_size,"
+                   "relay_circuits,relay_bytes\n"
+                   "0,public,1,1,600000.000,1000,100000,900,90000,10,50,4,"
+                   "7000\n"
+                   "1,public,0,2,300000.500,500,40000,450,35000,5,40,6,9000\n"
+                   "2,eim,0,1,599999.999,200,12345,180,11000,3,0,1,500\n"
+                   "3,sym,0,3,1.000,50,3000,40,2500,1,0,0,0\n");
+    /* node 3 relayed nothing: not listed */
+    assert_file_is(s.out, "relays.csv",
+                   "rank,index,class,circuits,bytes\n"
+                   "1,1,public,6,9000\n"
+                   "2,0,public,4,7000\n"
+                   "3,2,eim,1,500\n");
     knit_sim_metrics_free(m);
     remove_tree(s.root, 1);
 }
@@ -304,6 +314,11 @@ static void test_summary_json(void **state)
     assert_contains(j, "\"handshakes_per_node\": {\"p50\": 3, \"p90\": 10, "
                        "\"p99\": 10, \"max\": 10, \"mean\": 5}");
     assert_contains(j, "\"table_size_per_node\": {\"p50\": 0, ");
+    /* relay bytes 500 7000 9000 */
+    assert_contains(j, "\"relays\": {\n    \"relay_nodes\": 3,\n"
+                       "    \"circuits\": 11,\n    \"bytes\": 16500,\n"
+                       "    \"bytes_p50\": 7000,\n    \"bytes_max\": 9000\n"
+                       "  },\n  \"classes\": [\n");
     assert_contains(j, "\"classes\": [\n"
                        "    {\"index\": 0, \"name\": \"public\", \"nodes\": 2, "
                        "\"lookups_targeted\": 4, \"lookups_ok\": 4},\n"
@@ -336,9 +351,56 @@ static void test_empty(void **state)
     assert_contains(j, "\"tx_bytes_per_node\": {\"p50\": null, \"p90\": null, "
                        "\"p99\": null, \"max\": null, \"mean\": null}");
     assert_contains(j, "\"name\": \"a\\\\b\"");
+    assert_contains(j, "\"relays\": {\n    \"relay_nodes\": 0,\n"
+                       "    \"circuits\": 0,\n    \"bytes\": 0,\n"
+                       "    \"bytes_p50\": 0,\n    \"bytes_max\": 0\n  },");
     free(j);
+    assert_file_is(s.out, "relays.csv", "rank,index,class,circuits,bytes\n");
     assert_file_is(s.out, "lookup_hops.csv", "hops,count\n");
     assert_file_is(s.out, "lookup_latency_cdf.csv", "latency_ms,fraction\n");
+    knit_sim_metrics_free(m);
+    remove_tree(s.root, 1);
+}
+
+/* relays.csv order: most bytes, then most circuits, then lowest index; a
+ * node with circuits but no bytes is a relay, one with neither is not. */
+static void test_relay_order(void **state)
+{
+    (void)state;
+    struct scratch s;
+    scratch_make(&s);
+    struct knit_sim_metrics *m;
+    assert_int_equal(knit_sim_metrics_new(&m, CLASSES, 2), KNIT_OK);
+    static const struct {
+        uint32_t index;
+        uint8_t class_index;
+        uint64_t circuits, bytes;
+    } load[] = {
+        {5, 1, 2, 100}, {4, 1, 2, 100}, {3, 0, 3, 100},
+        {2, 0, 0, 0},   {1, 1, 1, 0},   {0, 0, 1, 5000},
+    };
+    for (size_t i = 0; i < sizeof load / sizeof load[0]; i++) {
+        struct knit_sim_node_sample n = {
+            .index = load[i].index, .class_index = load[i].class_index,
+            .relay_circuits = load[i].circuits, .relay_bytes = load[i].bytes,
+        };
+        assert_int_equal(knit_sim_metrics_node(m, &n), KNIT_OK);
+    }
+    assert_int_equal(knit_sim_metrics_write(m, s.out, NULL, 0), KNIT_OK);
+    assert_file_is(s.out, "relays.csv",
+                   "rank,index,class,circuits,bytes\n"
+                   "1,0,public,1,5000\n"
+                   "2,3,public,3,100\n"
+                   "3,4,eim,2,100\n"
+                   "4,5,eim,2,100\n"
+                   "5,1,eim,1,0\n");
+    /* bytes over the relays 0 100 100 100 5000: the median is 100 */
+    char *j = read_file(s.out, "summary.json", NULL);
+    assert_contains(j, "\"relays\": {\n    \"relay_nodes\": 5,\n"
+                       "    \"circuits\": 9,\n    \"bytes\": 5300,\n"
+                       "    \"bytes_p50\": 100,\n    \"bytes_max\": 5000\n"
+                       "  },");
+    free(j);
     knit_sim_metrics_free(m);
     remove_tree(s.root, 1);
 }
@@ -586,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_csv_files),
         cmocka_unit_test(test_summary_json),
         cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_relay_order),
         cmocka_unit_test(test_large_cdf),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_write_errors),

@@ -27,7 +27,9 @@
 #define NO KNIT_SIM_NO_TIME
 
 static const char *const PNGS[] = {"lookup_latency_cdf.png", "lookup_hops.png",
-                                   "nat_matrix.png", "traffic_cdf.png"};
+                                   "nat_matrix.png", "traffic_cdf.png",
+                                   "relay_load.png"};
+#define NPNGS (sizeof PNGS / sizeof PNGS[0])
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -59,9 +61,10 @@ static const char *const CLASSES[] = {"public", "full_cone", "port_restricted",
 #define NCLASSES 5
 
 /* 400 lookups (latencies 20 ms to a few s, 5 % failing), 200 connection
- * attempts whose outcome depends on the two classes, 100 nodes. */
+ * attempts whose outcome depends on the two classes, 100 nodes, the public
+ * ones relaying (relays: from a kB to a few hundred MB each) or not. */
 static struct knit_sim_metrics *sample_set(bool lookups, bool connects,
-                                           bool nodes)
+                                           bool nodes, bool relays)
 {
     struct knit_sim_metrics *m;
     assert_int_equal(knit_sim_metrics_new(&m, CLASSES, NCLASSES), KNIT_OK);
@@ -108,6 +111,12 @@ static struct knit_sim_metrics *sample_set(bool lookups, bool connects,
             .tx_packets = bytes / 100, .tx_bytes = bytes,
             .rx_packets = bytes / 110, .rx_bytes = bytes * 9 / 10,
             .handshakes = i % 7, .table_size = 20 + i % 30};
+        if (relays && s.class_index == 0) {
+            s.relay_circuits = 1 + next(&x) % 40;
+            s.relay_bytes = s.relay_circuits * (1000 + next(&x) % 20000);
+            if (i < 5)
+                s.relay_bytes *= 500;   /* the bootstrap nodes, busiest */
+        }
         assert_int_equal(knit_sim_metrics_node(m, &s), KNIT_OK);
     }
     return m;
@@ -182,11 +191,11 @@ static void test_all_plots(void **state)
     char root[64], dir[128], lines[2048], err[512];
     make_root(root, sizeof root);
     snprintf(dir, sizeof dir, "%s/run", root);
-    write_set(sample_set(true, true, true), dir);
+    write_set(sample_set(true, true, true, true), dir);
     int rc = plot(dir, "gnuplot", lines, sizeof lines, err, sizeof err);
     if (rc)
         fail_msg("plot: %s", err);
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < NPNGS; i++) {
         assert_png(dir, PNGS[i]);
         char line[256];
         snprintf(line, sizeof line, "%s/%s\n", dir, PNGS[i]);
@@ -197,7 +206,7 @@ static void test_all_plots(void **state)
 
     /* the plain entry point (lines on stdout) gives the same */
     assert_int_equal(knit_sim_plot(dir, err, sizeof err), KNIT_OK);
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < NPNGS; i++)
         assert_png(dir, PNGS[i]);
     drop_root(root);
 }
@@ -210,21 +219,25 @@ static void test_skipped_plots(void **state)
     char root[64], dir[128], lines[2048], err[512];
     make_root(root, sizeof root);
     snprintf(dir, sizeof dir, "%s/run", root);
-    write_set(sample_set(true, true, true), dir);
+    write_set(sample_set(true, true, true, true), dir);
     assert_int_equal(plot(dir, "gnuplot", lines, sizeof lines, err,
                           sizeof err), KNIT_OK);
     assert_true(exists(dir, "nat_matrix.png"));
+    assert_true(exists(dir, "relay_load.png"));
 
-    write_set(sample_set(true, false, true), dir);
+    write_set(sample_set(true, false, true, false), dir);
     assert_int_equal(plot(dir, "gnuplot", lines, sizeof lines, err,
                           sizeof err), KNIT_OK);
     assert_contains(lines, "skipped nat_matrix.png: no connection attempts\n");
     assert_false(exists(dir, "nat_matrix.png"));
+    /* nodes, none of them relaying: no relay load either */
+    assert_contains(lines, "skipped relay_load.png: no relayed circuits\n");
+    assert_false(exists(dir, "relay_load.png"));
     assert_png(dir, "lookup_latency_cdf.png");
     assert_png(dir, "lookup_hops.png");
     assert_png(dir, "traffic_cdf.png");
 
-    write_set(sample_set(false, false, false), dir);
+    write_set(sample_set(false, false, false, false), dir);
     assert_int_equal(plot(dir, "knit-test-no-such-gnuplot", lines,
                           sizeof lines, err, sizeof err), KNIT_OK);
     assert_contains(lines, "skipped lookup_latency_cdf.png: no successful "
@@ -232,7 +245,8 @@ static void test_skipped_plots(void **state)
     assert_contains(lines, "skipped lookup_hops.png: no successful lookups\n");
     assert_contains(lines, "skipped nat_matrix.png: no connection attempts\n");
     assert_contains(lines, "skipped traffic_cdf.png: no nodes\n");
-    for (size_t i = 0; i < 4; i++)
+    assert_contains(lines, "skipped relay_load.png: no relayed circuits\n");
+    for (size_t i = 0; i < NPNGS; i++)
         assert_false(exists(dir, PNGS[i]));
     drop_root(root);
 }
@@ -245,11 +259,11 @@ static void test_awkward_folder_name(void **state)
     char root[64], dir[256], lines[4096], err[512];
     make_root(root, sizeof root);
     snprintf(dir, sizeof dir, "%s/-it's a \"run\"; $(false) `x`", root);
-    write_set(sample_set(true, true, true), dir);
+    write_set(sample_set(true, true, true, true), dir);
     int rc = plot(dir, "gnuplot", lines, sizeof lines, err, sizeof err);
     if (rc)
         fail_msg("plot: %s", err);
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < NPNGS; i++)
         assert_png(dir, PNGS[i]);
     drop_root(root);
 }
@@ -266,7 +280,7 @@ static void test_errors(void **state)
                           sizeof err), KNIT_E_IO);
     assert_contains(err, dir);
 
-    write_set(sample_set(true, true, true), dir);
+    write_set(sample_set(true, true, true, true), dir);
 
     /* gnuplot missing, or failing */
     assert_int_equal(plot(dir, "knit-test-no-such-gnuplot", lines,
