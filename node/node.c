@@ -59,7 +59,7 @@ struct knit_session *node_find_session(const struct knit_node *node,
 int node_send(struct knit_node *node, int sock, const struct knit_addr *to,
               const uint8_t *pkt, size_t len)
 {
-    if (circuit_is_socket(sock))
+    if (circuit_is_sock(sock))
         return circuit_send(node, sock, pkt, len);
     return node->io.send(node->io.ctx, sock, to, pkt, len);
 }
@@ -633,7 +633,7 @@ bool knit_node_peer_is_relayed(const struct knit_node *node,
                                const struct knit_peer_id *peer)
 {
     struct knit_session *s = node_find_session(node, peer);
-    return s && circuit_is_socket(knit_session_path_sock(s));
+    return s && circuit_is_sock(knit_session_path_sock(s));
 }
 
 bool knit_node_peer_is_up(const struct knit_node *node,

@@ -133,7 +133,7 @@ void answer_status(struct knit_node *node, int i, uint8_t status)
 
 bool is_relayed(struct knit_session *s)
 {
-    return circuit_is_socket(knit_session_path_sock(s));
+    return circuit_is_sock(knit_session_path_sock(s));
 }
 
 void ip_of(const struct knit_addr *a, struct knit_addr *ip)
@@ -150,7 +150,7 @@ bool same_ip(const struct knit_addr *a, const struct knit_addr *b)
     return knit_addr_equal(&x, &y);
 }
 
-int main_socket(const struct knit_node *node, uint8_t family)
+int main_sock(const struct knit_node *node, uint8_t family)
 {
     for (size_t i = 0; i < node->socket_count; i++)
         if (node->sockets[i].local.family == family)
@@ -196,7 +196,7 @@ static int sender_kind(const struct knit_node *node, const struct knit_addr *a)
     for (size_t k = 0; k < node->session_count; k++) {
         struct knit_session *s = node->sessions[k];
         struct knit_session_stats st;
-        if (knit_session_is_dead(s) || circuit_is_socket(
+        if (knit_session_is_dead(s) || circuit_is_sock(
                                            knit_session_path_sock(s)))
             continue;
         knit_session_get_stats(s, &st);
@@ -257,7 +257,7 @@ static void ask_server(struct knit_node *node, struct knit_session *s)
     knit_session_get_stats(s, &stats);
     const struct node_peer_info *info =
         traversal_peer(node, knit_session_peer(s), false);
-    int sock = main_socket(node, stats.path.family);
+    int sock = main_sock(node, stats.path.family);
     if (info && info->alt_port && sock >= 0) {
         struct knit_autonat_msg m = {.type = KNIT_AUTONAT_OBSERVE,
                                      .id = ++t->next_id, .has_nonce = true};
@@ -341,7 +341,7 @@ static void on_answer(struct knit_node *node, int i,
     if (st->req.type == KNIT_AUTONAT_OBSERVE) {
         const struct node_peer_info *info =
             traversal_peer(node, knit_session_peer(st->session), false);
-        int sock = main_socket(node, m->addr.family);
+        int sock = main_sock(node, m->addr.family);
         if (m->type == KNIT_AUTONAT_OBSERVED && info && sock >= 0) {
             struct knit_addr observer = st->server_ip;
             observer.port = info->alt_port;

@@ -46,7 +46,7 @@ static void send_dial(struct knit_node *node, int sock,
  * socket serves every requester: nobody ever sends to it (a DIAL is not
  * answered), so no NAT holds a mapping towards it. Opened when first
  * needed, kept for the node's life. */
-static uint8_t dial_from_fresh_socket(struct knit_node *node,
+static uint8_t dial_from_fresh_sock(struct knit_node *node,
                                       const struct knit_addr *to,
                                       const uint8_t *nonce)
 {
@@ -144,7 +144,7 @@ void autonat_serve(struct knit_node *node, int i)
             return;
         }
         uint8_t status = st->req.kind == KNIT_AUTONAT_KIND_OTHER_PORT
-                             ? dial_from_fresh_socket(node, &stats.path,
+                             ? dial_from_fresh_sock(node, &stats.path,
                                                       st->req.nonce)
                              : dial_through_helper(node, i, &stats.path);
         st = an_at(node, i);
@@ -154,7 +154,7 @@ void autonat_serve(struct knit_node *node, int i)
         return;
     }
     case KNIT_AUTONAT_DIAL_FOR: {
-        int sock = main_socket(node, st->req.addr.family);
+        int sock = main_sock(node, st->req.addr.family);
         if (!knit_session_peer_serves(st->session, KNIT_AUTONAT_PROTOCOL) ||
             !knit_addr_is_global(&st->req.addr) || sock < 0) {
             answer_status(node, i, KNIT_AUTONAT_BAD_REQUEST);

@@ -16,7 +16,7 @@
 #define CIRCUIT_INDEX_BITS 10    /* NODE_MAX_RELAY_STREAMS = 1 << 10 */
 #define CIRCUIT_PENDING_TIMEOUT (30 * 1000000ull)
 
-bool circuit_is_socket(int sock)
+bool circuit_is_sock(int sock)
 {
     return sock >= NODE_CIRCUIT_SOCK_BASE;
 }
@@ -27,7 +27,7 @@ bool circuit_is_socket(int sock)
 static struct relay_stream *circuit_of(struct knit_node *node, int sock,
                                        int *index)
 {
-    if (!circuit_is_socket(sock))
+    if (!circuit_is_sock(sock))
         return NULL;
     int i = (sock - NODE_CIRCUIT_SOCK_BASE) & (NODE_MAX_RELAY_STREAMS - 1);
     struct relay_stream *st = relay_stream_at(node, i);

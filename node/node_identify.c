@@ -83,7 +83,7 @@ void identify_send(struct knit_node *node, struct knit_session *s, bool push)
         struct knit_session_stats stats;
         knit_session_get_stats(s, &stats);
         /* Over a relay we see only the relay's address: nothing to say. */
-        m->has_observed = sock >= 0 && !circuit_is_socket(sock);
+        m->has_observed = sock >= 0 && !circuit_is_sock(sock);
         m->observed = stats.path;
         /* As our record has them (direct and relayed). */
         m->listen_count = t->listen_count;
@@ -126,7 +126,7 @@ static void on_identify(struct knit_node *node, struct knit_session *s,
                                                  true);
     if (info)
         info->alt_port = m->alt_port;
-    if (!m->has_observed || sock < 0 || circuit_is_socket(sock))
+    if (!m->has_observed || sock < 0 || circuit_is_sock(sock))
         return;
     struct knit_session_stats stats;
     knit_session_get_stats(s, &stats);

@@ -187,7 +187,7 @@ int relay_stream_read_msg(struct knit_node *node, int i,
 
 static bool session_is_relayed(struct knit_session *s)
 {
-    return circuit_is_socket(knit_session_path_sock(s));
+    return circuit_is_sock(knit_session_path_sock(s));
 }
 
 static int answer(struct knit_node *node, int i, uint16_t status)

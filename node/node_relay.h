@@ -130,7 +130,7 @@ int relay_stream_read_msg(struct knit_node *node, int i,
                           struct knit_relay_msg *m);
 
 /* node_circuit.c: the ends. */
-bool circuit_is_socket(int sock);
+bool circuit_is_sock(int sock);
 /* Whether sock is an open circuit, and the relay it runs through. */
 bool circuit_relay_of(const struct knit_node *node, int sock,
                       struct knit_peer_id *relay);

@@ -14,7 +14,7 @@
 static bool offers_hop(struct knit_session *s)
 {
     return knit_session_is_up(s) &&
-           !circuit_is_socket(knit_session_path_sock(s)) &&
+           !circuit_is_sock(knit_session_path_sock(s)) &&
            knit_session_peer_serves(s, KNIT_RELAY_HOP_PROTOCOL);
 }
 

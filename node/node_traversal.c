@@ -273,7 +273,7 @@ void traversal_session_down(struct knit_node *node, struct knit_session *s)
 {
     struct node_traversal *t = node->traversal;
     int sock = knit_session_path_sock(s);
-    if (sock >= 0 && !circuit_is_socket(sock)) {
+    if (sock >= 0 && !circuit_is_sock(sock)) {
         struct knit_session_stats st;
         knit_session_get_stats(s, &st);
         t->recent[t->recent_next].addr = st.path;
