@@ -322,10 +322,12 @@ static void round_start(struct knit_node *node)
         ask_server(node, s);
     }
     t->rounds++;
-    /* Often until reachability and filtering are both settled. */
+    /* Often until reachability and filtering are both settled; without a
+     * NAT (observers see our own address) there is no filtering to learn. */
+    bool no_nat = t->mapping.confidence && !t->mapping.nat;
     bool settled = t->verdict.reachability != KNIT_REACHABILITY_UNKNOWN &&
                    t->verdict.confidence >= KNIT_REACH_MAX_CONFIDENCE &&
-                   t->verdict.filtering != KNIT_FILTERING_UNKNOWN;
+                   (t->verdict.filtering != KNIT_FILTERING_UNKNOWN || no_nat);
     t->autonat_at = asked == 0 ? KNIT_NO_DEADLINE
                     : node->now + jittered(node, settled ? ROUND_SETTLED
                                                          : ROUND_SOON);

@@ -29,6 +29,13 @@
  * would not refresh their expiry) and any record issued over a day ago, so
  * the record is signed afresh as often as it is republished. */
 #define RESIGN_INTERVAL (30 * 60 * SECOND)
+/* A change to what our record says (relays, NAT info) is signed after
+ * RESIGN_SOON, so changes that come together (two reservations) make one
+ * record; NAT info, which moves while evidence comes in, at most once per
+ * RESIGN_SPACING, as every new record is published to the DHT's closest
+ * peers. A change of relays is urgent: they are how we are reached. */
+#define RESIGN_SOON (2 * SECOND)
+#define RESIGN_SPACING (30 * SECOND)
 
 /* ---- streams ------------------------------------------------------------------ */
 
@@ -525,6 +532,17 @@ int knit_node_set_addresses(struct knit_node *node,
     return node_resign_record(node, now);
 }
 
+void node_resign_soon(struct knit_node *node, bool urgent)
+{
+    if (!node->record_len)
+        return;
+    uint64_t at = node->now + RESIGN_SOON;
+    if (!urgent && at < node->signed_at + RESIGN_SPACING)
+        at = node->signed_at + RESIGN_SPACING;
+    if (at < node->resign_at)
+        node->resign_at = at;
+}
+
 int node_resign_record(struct knit_node *node, uint64_t now)
 {
     struct knit_peer_record *rec = calloc(1, sizeof *rec);
@@ -566,6 +584,7 @@ int node_resign_record(struct knit_node *node, uint64_t now)
     node->record_len = len;
     node->record_seq = seq;
     node->resign_at = now + RESIGN_INTERVAL;
+    node->signed_at = now;
     node_build_hello(node);
     node->in_event++;
     err = knit_dht_set_own_record(node->dht, envelope, len, now);

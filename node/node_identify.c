@@ -1,9 +1,11 @@
-/* identify (/knit/id/1): after every handshake each side opens a stream
- * and tells the other the address it sees it at, its listen addresses,
- * protocols, agent and signed record, then finishes. When our addresses
- * change we say it again (push). What peers tell us of our own address
- * goes to the observed-address book (node/observed.h), from which the
- * node learns its public address and its NAT's mapping behaviour. */
+/* identify (/knit/id/1): after every handshake the peers tell each other
+ * the address each sees the other at, their listen addresses, protocols,
+ * agent and signed record, on one stream: the peer with the lower ID
+ * opens it with its IDENTIFY, the other answers on it with its own. When
+ * our addresses change we send ours again on a stream of its own (push),
+ * which is not answered. What peers tell us of our own address goes to
+ * the observed-address book (node/observed.h), from which the node learns
+ * its public address and its NAT's mapping behaviour. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,22 +63,15 @@ static void id_release(struct id_stream *st)
     memset(st, 0, sizeof *st);
 }
 
-void identify_send(struct knit_node *node, struct knit_session *s, bool push)
+/* Writes our IDENTIFY on stream sid of s, then finishes the stream. */
+static int write_identify(struct knit_node *node, struct knit_session *s,
+                          uint64_t sid, bool push)
 {
     struct node_traversal *t = node->traversal;
     struct knit_conn *c = knit_session_conn(s);
-    uint64_t sid;
-    if (!c || knit_conn_open_stream(c, KNIT_IDENTIFY_PROTOCOL, &sid) !=
-                  KNIT_OK)
-        return;
-    struct id_stream *st = id_new(t, s, sid, true);
-    if (!st) {
-        knit_conn_stream_reset(c, sid, KNIT_CONN_CANCELLED);
-        return;
-    }
     struct knit_identify_msg *m = calloc(1, sizeof *m);
     uint8_t *frame = malloc(KNIT_MSG_HEADER_LEN + KNIT_IDENTIFY_MAX_MESSAGE);
-    int err = m && frame ? KNIT_OK : KNIT_E_NOMEM;
+    int err = m && frame && c ? KNIT_OK : KNIT_E_NOMEM;
     if (err == KNIT_OK) {
         m->push = push;
         int sock = knit_session_path_sock(s);
@@ -107,12 +102,43 @@ void identify_send(struct knit_node *node, struct knit_session *s, bool push)
                                    &len);
     if (err == KNIT_OK)
         err = knit_conn_stream_write(c, sid, frame, len, &accepted);
-    if (err == KNIT_OK && accepted == len)
-        knit_conn_stream_finish(c, sid);
-    else
-        knit_conn_stream_reset(c, sid, KNIT_CONN_CANCELLED);
+    if (err == KNIT_OK && accepted < len)
+        err = KNIT_E_NO_SPACE;
+    if (err == KNIT_OK)
+        err = knit_conn_stream_finish(c, sid);
     free(m);
     free(frame);
+    return err;
+}
+
+/* One stream per session carries both sides: the peer with the lower ID
+ * opens it and the other answers on it (a push is not answered), which
+ * takes half the packets of a stream each way. */
+void identify_session_up(struct knit_node *node, struct knit_session *s)
+{
+    const struct knit_peer_id *peer = knit_session_peer(s);
+    if (memcmp(node->identity.id.pubkey, peer->pubkey,
+               sizeof peer->pubkey) < 0)
+        identify_send(node, s, false);
+}
+
+void identify_send(struct knit_node *node, struct knit_session *s, bool push)
+{
+    struct knit_conn *c = knit_session_conn(s);
+    uint64_t sid;
+    if (!c || knit_conn_open_stream(c, KNIT_IDENTIFY_PROTOCOL, &sid) !=
+                  KNIT_OK)
+        return;
+    struct id_stream *st = id_new(node->traversal, s, sid, true);
+    if (!st) {
+        knit_conn_stream_reset(c, sid, KNIT_CONN_CANCELLED);
+        return;
+    }
+    st->done = push;   /* a push gets no answer */
+    if (write_identify(node, s, sid, push) != KNIT_OK) {
+        knit_conn_stream_reset(c, sid, KNIT_CONN_CANCELLED);
+        id_release(st);
+    }
     knit_session_flush(s, node->now);
 }
 
@@ -165,7 +191,14 @@ static void read_identify(struct knit_node *node, struct knit_session *s,
                 knit_identify_decode(f.body, f.body_len, &m) != KNIT_OK)
                 goto bad;
             on_identify(node, s, &m);
-            knit_conn_stream_finish(c, st->stream_id);
+            /* Our answer, on the stream the peer opened; after a push,
+             * or on our own stream, only our side's end. */
+            int err = KNIT_OK;
+            if (!st->outgoing)
+                err = m.push ? knit_conn_stream_finish(c, st->stream_id)
+                             : write_identify(node, s, st->stream_id, false);
+            if (err)
+                goto bad;
             free(st->buf);
             st->buf = NULL;
             st->done = true;
@@ -202,7 +235,7 @@ bool identify_event(struct knit_node *node, struct knit_session *s,
         return false;
     switch (sev->type) {
     case KNIT_SESSION_STREAM_READABLE:
-        if (st->outgoing || st->done) {
+        if (st->done) {
             /* Only the peer's FIN may come. */
             uint8_t junk[16];
             size_t n;

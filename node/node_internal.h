@@ -104,6 +104,7 @@ struct knit_node {
     struct knit_addr record_addrs[KNIT_RECORD_MAX_ADDRS];
     size_t record_addr_count;
     uint64_t resign_at;              /* sign afresh (issue time) */
+    uint64_t signed_at;              /* when the record was last signed */
     /* the DHT and what carries it (node/node_dht.c) */
     enum knit_dht_mode dht_mode;
     struct knit_dht *dht;
@@ -157,6 +158,8 @@ int node_send(struct knit_node *node, int sock, const struct knit_addr *to,
 /* Signs our record afresh from the addresses last given, our relayed
  * addresses and what we know of our NAT, and publishes it. */
 int node_resign_record(struct knit_node *node, uint64_t now);
+/* The same soon, coalescing changes and spacing new records out. */
+void node_resign_soon(struct knit_node *node, bool urgent);
 int node_dht_init(struct knit_node *node, const struct knit_node_config *cfg,
                   uint64_t now);
 void node_dht_free(struct knit_node *node);

@@ -55,7 +55,7 @@ static void relays_changed(struct knit_node *node)
 {
     node_log(node, node->now, KNIT_LOG_INFO, "relay: %zu reservation(s)",
              node_relay_client_count(node));
-    node_resign_record(node, node->now);
+    node_resign_soon(node, true);
 }
 
 void relay_client_on_status(struct knit_node *node, int i,

@@ -196,16 +196,7 @@ void traversal_changed(struct knit_node *node)
     }
     if (memcmp(&nat, &t->nat, sizeof nat) != 0) {
         t->nat = nat;
-        /* Into the record at the next signing, at most once a minute:
-         * verdicts move often while evidence comes in, and every new
-         * record is published to the DHT. */
-        uint64_t at = t->last_nat_sign + NODE_NAT_RESIGN_US;
-        if (at < node->now)
-            at = node->now;
-        if (node->record_len && at < node->resign_at) {
-            node->resign_at = at;
-            t->last_nat_sign = at;
-        }
+        node_resign_soon(node, false);
     }
 }
 
@@ -262,7 +253,7 @@ bool traversal_event(struct knit_node *node, struct knit_session *s,
 void traversal_session_up(struct knit_node *node, struct knit_session *s)
 {
     struct node_traversal *t = node->traversal;
-    identify_send(node, s, false);
+    identify_session_up(node, s);
     /* A first AutoNAT round soon after the first server shows up. */
     if (t->autonat_at == KNIT_NO_DEADLINE &&
         knit_session_peer_serves(s, KNIT_AUTONAT_PROTOCOL))

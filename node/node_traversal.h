@@ -98,7 +98,6 @@ struct node_traversal {
     bool serving_autonat;
     bool push_due;                    /* identify push at the next timeout */
     bool helpers_seen;                /* a kind-2 dial-back was sent */
-    uint64_t last_nat_sign;           /* NAT info last went into a record */
     /* Endpoints of sessions gone lately: a NAT still lets them in. */
     struct {
         struct knit_addr addr;
@@ -108,7 +107,6 @@ struct node_traversal {
 };
 /* How long a closed session's endpoint still counts as one we sent to
  * (above the UDP timeouts of common NATs). */
-#define NODE_NAT_RESIGN_US (60 * 1000000ull)
 #define NODE_RECENT_PATH_US (5 * 60 * 1000000ull)
 
 struct knit_node;
@@ -146,6 +144,7 @@ uint64_t traversal_deadline(const struct knit_node *node);
 void traversal_timeout(struct knit_node *node, uint64_t now);
 
 /* node_identify.c */
+void identify_session_up(struct knit_node *node, struct knit_session *s);
 void identify_send(struct knit_node *node, struct knit_session *s,
                    bool push);
 bool identify_open(struct knit_node *node, struct knit_session *s,
