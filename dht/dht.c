@@ -16,6 +16,8 @@
 #define SECOND 1000000ull
 #define MINUTE (60 * SECOND)
 #define NEIGHBOUR_PUBLISH_DELAY (5 * SECOND)
+/* Records handed to one newcomer at most (hand_over). */
+#define HANDOVER_MAX 64
 
 void dht_log(struct knit_dht *dht, uint64_t now, const char *fmt, ...)
 {
@@ -223,6 +225,53 @@ static bool is_near(const struct knit_dht *dht,
     return false;
 }
 
+/* Is a peer at key pk among the k closest to key that we know? */
+static bool among_closest(const struct knit_dht *dht,
+                          const struct knit_dht_key *key,
+                          const struct knit_dht_key *pk)
+{
+    struct knit_dht_entry closest[KNIT_DHT_K];
+    size_t k = dht->table.cfg.k;
+    size_t n = knit_dht_table_closest(&dht->table, key, closest, k);
+    if (n < k)
+        return true;
+    struct knit_dht_key last;
+    knit_dht_key_of_peer(&last, &closest[n - 1].id);
+    return knit_dht_key_cmp_distance(key, pk, &last) <= 0;
+}
+
+/* Kademlia §2.5: a server that joins near a key should hold its record,
+ * and whoever stores it tells it. We hand over each record we hold whose
+ * key the newcomer is closer to than we are, when it is among the k
+ * closest we know: without this, a record put while the network was
+ * smaller stays away from the servers that joined near it since, until
+ * its owner's next republish (measured: 0.8-1.5 % of NATed records
+ * unfound in a growing network; docs/dht.md). Bounded per newcomer. */
+static void hand_over(struct knit_dht *dht, const struct knit_peer_id *peer,
+                      const struct knit_addr *addr, uint64_t now)
+{
+    struct knit_dht_key pk;
+    knit_dht_key_of_peer(&pk, peer);
+    size_t sent = 0;
+    for (size_t i = 0; i < knit_dht_store_count(&dht->store) &&
+                       sent < HANDOVER_MAX;
+         i++) {
+        const struct knit_dht_stored *r = knit_dht_store_at(&dht->store, i);
+        if (!r || knit_peer_id_equal(&r->peer, peer) ||
+            knit_dht_key_cmp_distance(&r->key, &pk, &dht->self_key) >= 0 ||
+            !among_closest(dht, &r->key, &pk))
+            continue;
+        struct knit_dht_msg put = {
+            .type = KNIT_DHT_PUT_RECORD, .record = r->envelope,
+            .record_len = r->len,
+        };
+        if (dht_send(dht, peer, addr, &put, REQ_PUT, NULL, now))
+            break;   /* out of request slots */
+        sent++;
+        dht->stats.records_handed_over++;
+    }
+}
+
 static void table_seen(struct knit_dht *dht, const struct knit_peer_id *peer,
                        const struct knit_addr *addr, uint64_t now)
 {
@@ -240,6 +289,9 @@ static void table_seen(struct knit_dht *dht, const struct knit_peer_id *peer,
          * joining at the same time into one publish. */
         if (dht->publish_at > now + NEIGHBOUR_PUBLISH_DELAY)
             dht->publish_at = now + NEIGHBOUR_PUBLISH_DELAY;
+    if ((result == KNIT_DHT_ADDED || result == KNIT_DHT_DISPLACED) &&
+        dht->serving)
+        hand_over(dht, peer, addr, now);
     /* The first peer: join through it. */
     if (was_empty && !dht->joined && knit_dht_table_size(&dht->table) > 0)
         knit_dht_bootstrap(dht, now);

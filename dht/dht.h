@@ -82,6 +82,7 @@ struct knit_dht_stats {
     uint64_t requests_sent, requests_failed, requests_served;
     uint64_t lookups_started, lookups_found;
     uint64_t records_put_ok, records_put_refused;   /* PUTs we sent */
+    uint64_t records_handed_over;   /* PUTs of others' records to newcomers */
 };
 
 struct knit_dht;

@@ -263,6 +263,46 @@ static void test_client_asks_but_stays_out_of_tables(void **state)
     world_free(w);
 }
 
+/* Kademlia's hand-over: a record stored while the network was small
+ * reaches a server that joins nearer its key later, from the server that
+ * holds it, long before the owner's republish (30 min). The client joins
+ * through the first server and publishes there; the server nearer the
+ * client's key joins 20 s later, when the client has stopped looking. */
+static void test_stored_records_are_handed_to_a_nearer_newcomer(void **state)
+{
+    (void)state;
+    enum knit_dht_mode modes[3] = {KNIT_DHT_MODE_SERVER, KNIT_DHT_MODE_SERVER,
+                                   KNIT_DHT_MODE_CLIENT};
+    struct world *w = world_new(modes);
+    struct knit_dht_key kc, k0, k1;
+    knit_dht_key_of_peer(&kc, knit_sim_host_id(w->host[2]));
+    knit_dht_key_of_peer(&k0, knit_sim_host_id(w->host[0]));
+    knit_dht_key_of_peer(&k1, knit_sim_host_id(w->host[1]));
+    int late = knit_dht_key_cmp_distance(&kc, &k1, &k0) < 0 ? 1 : 0;
+    int early = 1 - late;
+    struct knit_bootstrap_peer boot = {.id = *knit_sim_host_id(w->host[early]),
+                                       .addr = addr_of(early)};
+    assert_int_equal(knit_node_bootstrap(node(w, 2), &boot, 1,
+                                         knit_sim_now(w->engine)), 0);
+    knit_sim_host_rearm(w->host[2]);
+    run_for(w, 20 * SECOND);
+    const struct knit_dht_store *se =
+        knit_dht_get_store(knit_node_dht(node(w, early)));
+    assert_non_null(knit_dht_store_get(se, &kc, knit_sim_now(w->engine)));
+
+    assert_int_equal(knit_node_bootstrap(node(w, late), &boot, 1,
+                                         knit_sim_now(w->engine)), 0);
+    knit_sim_host_rearm(w->host[late]);
+    run_for(w, 10 * SECOND);
+    const struct knit_dht_store *sl =
+        knit_dht_get_store(knit_node_dht(node(w, late)));
+    assert_non_null(knit_dht_store_get(sl, &kc, knit_sim_now(w->engine)));
+    struct knit_dht_stats st;
+    knit_dht_get_stats(knit_node_dht(node(w, early)), &st);
+    assert_true(st.records_handed_over >= 1);
+    world_free(w);
+}
+
 static void test_find_with_an_empty_table_is_refused_at_once(void **state)
 {
     (void)state;
@@ -284,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_resets_the_stream_only),
         cmocka_unit_test(test_client_asks_but_stays_out_of_tables),
         cmocka_unit_test(test_find_with_an_empty_table_is_refused_at_once),
+        cmocka_unit_test(test_stored_records_are_handed_to_a_nearer_newcomer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
