@@ -191,7 +191,8 @@ lab_require_nat() {
     command -v nft >/dev/null || lab_skip "nftables (nft) is not installed"
     command -v iptables >/dev/null ||
         lab_skip "iptables is not installed (scripts/deps.sh test installs it)"
-    [ -x "$LAB_DELAYLINE" ] || lab_skip "no delayline tool given (argument 2)"
+    [ -x "$LAB_DELAYLINE" ] ||
+        lab_skip "no delay line tool (argument 2: '${LAB_DELAYLINE}')"
     [ -x "$LAB_UDP_PROBE" ] || lab_skip "no udp_probe tool given (argument 3)"
     ns="${LAB_PREFIX}natprobe"
     ip netns add "$ns" 2>/dev/null || lab_skip "cannot create network namespaces here"
