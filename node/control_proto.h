@@ -56,9 +56,8 @@ enum knit_control_type {
                                       "direct" or "relayed", 3: the active
                                       path's address as multiaddr text
                                       (/ip4/../udp/..; relayed: <relay
-                                      endpoint>/p2p/<relay>/p2p-circuit,
-                                      or the endpoint alone when the relay
-                                      is not known), 4: smoothed RTT µs,
+                                      endpoint>/p2p/<relay>/p2p-circuit),
+                                      4: smoothed RTT µs,
                                       0 = not measured yet}], at most
                                       KNIT_CONTROL_MAX_PEERS */
     /* dht table: how full the routing table is */
