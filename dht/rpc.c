@@ -252,17 +252,11 @@ static int decode_peers(struct knit_dht_msg *m, const struct knit_msg *top)
 static int decode_body(struct knit_dht_msg *m, const uint8_t *body,
                        size_t len)
 {
-    if (len > KNIT_DHT_MAX_MESSAGE)
-        return KNIT_E_TOO_BIG;
     uint64_t type;
-    int err = knit_msg_peek_type(body, len, &type);
-    if (err)
-        return err;
-    const struct knit_msg_schema *schema = schema_of(type);
-    if (!schema)
-        return KNIT_E_UNSUPPORTED;
     struct knit_msg top;
-    if ((err = knit_msg_decode(body, len, schema, &top)))
+    int err = knit_msg_decode_typed(body, len, KNIT_DHT_MAX_MESSAGE, schema_of, &type,
+                                    &top);
+    if (err)
         return err;
     m->type = (uint8_t)type;
     m->id = knit_msg_uint(&top, 1);

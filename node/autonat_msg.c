@@ -158,17 +158,11 @@ static int decode_addr(struct knit_addr *out, const uint8_t *p, size_t len)
 static int decode_body(const uint8_t *body, size_t len,
                        struct knit_autonat_msg *m)
 {
-    if (len > KNIT_AUTONAT_MAX_MESSAGE)
-        return KNIT_E_TOO_BIG;
     uint64_t type;
-    int err = knit_msg_peek_type(body, len, &type);
-    if (err)
-        return err;
-    const struct knit_msg_schema *schema = schema_of(type);
-    if (!schema)
-        return KNIT_E_UNSUPPORTED;
     struct knit_msg top;
-    if ((err = knit_msg_decode(body, len, schema, &top)))
+    int err = knit_msg_decode_typed(body, len, KNIT_AUTONAT_MAX_MESSAGE, schema_of, &type,
+                                    &top);
+    if (err)
         return err;
     m->type = (uint8_t)type;
     m->id = knit_msg_uint(&top, 1);

@@ -144,14 +144,6 @@ bool knit_cli_parse_query(const char *cmd, const char *usage,
     return true;
 }
 
-size_t knit_cli_bare_request(uint64_t type, uint8_t *buf, size_t cap)
-{
-    struct knit_msg_writer w;
-    size_t len = 0;
-    knit_msg_writer_init(&w, buf, cap);
-    knit_msg_begin(&w, type, 0);
-    return knit_msg_end(&w, &len) == KNIT_OK ? len : 0;
-}
 
 bool knit_cli_ask(const char *cmd, const char *data_dir_flag,
                   const uint8_t *request, size_t len, uint64_t response_type,
@@ -220,4 +212,20 @@ int knit_cli_main(int argc, char **argv)
         fprintf(stderr, "knit: unknown command '%s' (try 'knit --help')\n",
                 cmd);
     return KNIT_EXIT_USAGE;
+}
+
+bool knit_cli_ask_bare(const char *cmd, const char *data_dir_flag,
+                       uint64_t request_type, uint64_t response_type,
+                       const struct knit_msg_schema *schema,
+                       struct knit_control_reply *reply)
+{
+    uint8_t request[16];
+    struct knit_msg_writer w;
+    size_t len = 0;
+    knit_msg_writer_init(&w, request, sizeof request);
+    knit_msg_begin(&w, request_type, 0);
+    if (knit_msg_end(&w, &len) != KNIT_OK)
+        return false;   /* cannot happen: a type alone fits */
+    return knit_cli_ask(cmd, data_dir_flag, request, len, response_type,
+                        schema, KNIT_CONTROL_TIMEOUT_MS, reply);
 }

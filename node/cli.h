@@ -58,9 +58,7 @@ struct knit_cli_query {
 bool knit_cli_parse_query(const char *cmd, const char *usage,
                           const char *arg_name, int argc, char **argv,
                           struct knit_cli_query *q, int *code);
-/* Writes a request of its type alone (no fields) into buf; returns the
- * frame's length, 0 if buf is too small. */
-size_t knit_cli_bare_request(uint64_t type, uint8_t *buf, size_t cap);
+
 /* Sends one request frame to the daemon of the data directory and waits up
  * to timeout_ms for its answer, which must be of response_type and decode
  * with schema into reply->msg. false after printing "knit <cmd>: <why>"
@@ -69,5 +67,11 @@ bool knit_cli_ask(const char *cmd, const char *data_dir_flag,
                   const uint8_t *request, size_t len, uint64_t response_type,
                   const struct knit_msg_schema *schema, int timeout_ms,
                   struct knit_control_reply *reply);
+/* knit_cli_ask for a request that is its type alone (peers, status, dht
+ * table), with the usual timeout. */
+bool knit_cli_ask_bare(const char *cmd, const char *data_dir_flag,
+                       uint64_t request_type, uint64_t response_type,
+                       const struct knit_msg_schema *schema,
+                       struct knit_control_reply *reply);
 
 #endif

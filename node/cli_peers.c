@@ -126,14 +126,11 @@ int knit_cli_peers(int argc, char **argv)
     if (!knit_cli_parse_query("peers", PEERS_USAGE, NULL, argc, argv, &q,
                               &code))
         return code;
-    uint8_t request[16];
-    size_t len = knit_cli_bare_request(KNIT_CTL_PEERS_REQUEST, request,
-                                       sizeof request);
     static struct knit_control_reply reply;
-    if (!len || !knit_cli_ask("peers", q.data_dir_flag, request, len,
-                              KNIT_CTL_PEERS_RESPONSE,
-                              &knit_control_peers_response,
-                              KNIT_CONTROL_TIMEOUT_MS, &reply))
+    if (!knit_cli_ask_bare("peers", q.data_dir_flag,
+                           KNIT_CTL_PEERS_REQUEST,
+                           KNIT_CTL_PEERS_RESPONSE,
+                           &knit_control_peers_response, &reply))
         return KNIT_EXIT_FAIL;
     if (q.json)
         print_peers_json(&reply.msg);
@@ -149,14 +146,11 @@ static int dht_table(int argc, char **argv)
     if (!knit_cli_parse_query("dht table", DHT_USAGE, NULL, argc, argv, &q,
                               &code))
         return code;
-    uint8_t request[16];
-    size_t len = knit_cli_bare_request(KNIT_CTL_DHT_TABLE_REQUEST, request,
-                                       sizeof request);
     static struct knit_control_reply reply;
-    if (!len || !knit_cli_ask("dht table", q.data_dir_flag, request, len,
-                              KNIT_CTL_DHT_TABLE_RESPONSE,
-                              &knit_control_dht_table_response,
-                              KNIT_CONTROL_TIMEOUT_MS, &reply))
+    if (!knit_cli_ask_bare("dht table", q.data_dir_flag,
+                           KNIT_CTL_DHT_TABLE_REQUEST,
+                           KNIT_CTL_DHT_TABLE_RESPONSE,
+                           &knit_control_dht_table_response, &reply))
         return KNIT_EXIT_FAIL;
     size_t mode_len;
     const uint8_t *mode = knit_msg_bytes(&reply.msg, 1, &mode_len);

@@ -214,14 +214,11 @@ int knit_cli_status(int argc, char **argv)
     if (!knit_cli_parse_query("status", STATUS_USAGE, NULL, argc, argv, &q,
                               &code))
         return code;
-    uint8_t request[16];
-    size_t len = knit_cli_bare_request(KNIT_CTL_STATUS_REQUEST, request,
-                                       sizeof request);
     static struct knit_control_reply reply;
-    if (!len || !knit_cli_ask("status", q.data_dir_flag, request, len,
-                              KNIT_CTL_STATUS_RESPONSE,
-                              &knit_control_status_response,
-                              KNIT_CONTROL_TIMEOUT_MS, &reply))
+    if (!knit_cli_ask_bare("status", q.data_dir_flag,
+                           KNIT_CTL_STATUS_REQUEST,
+                           KNIT_CTL_STATUS_RESPONSE,
+                           &knit_control_status_response, &reply))
         return KNIT_EXIT_FAIL;
     struct status s;
     get_status(&reply.msg, &s);

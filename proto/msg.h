@@ -224,6 +224,14 @@ struct knit_msg {
  * Unknown types are the caller's to reject (KNIT_E_UNSUPPORTED suits). */
 int knit_msg_peek_type(const uint8_t *body, size_t len, uint64_t *type);
 
+/* A protocol's message with one schema per type, in one call: refuses a
+ * body over max (KNIT_E_TOO_BIG), reads its type, asks schema_of for that
+ * type's schema (NULL: KNIT_E_UNSUPPORTED) and decodes it into *out. */
+int knit_msg_decode_typed(const uint8_t *body, size_t len, size_t max,
+                          const struct knit_msg_schema *(*schema_of)(
+                              uint64_t type),
+                          uint64_t *type, struct knit_msg *out);
+
 /* Validates the whole body against schema (which lists the fields besides
  * the type; key 0 is always a required uint) and fills *out. Errors, the
  * first one met in reading order:

@@ -414,3 +414,19 @@ int knit_msg_next_map(struct knit_msg_iter *it, struct knit_msg *out)
     it->left--;
     return 0;
 }
+
+int knit_msg_decode_typed(const uint8_t *body, size_t len, size_t max,
+                          const struct knit_msg_schema *(*schema_of)(
+                              uint64_t type),
+                          uint64_t *type, struct knit_msg *out)
+{
+    if (len > max)
+        return KNIT_E_TOO_BIG;
+    int err = knit_msg_peek_type(body, len, type);
+    if (err)
+        return err;
+    const struct knit_msg_schema *schema = schema_of(*type);
+    if (!schema)
+        return KNIT_E_UNSUPPORTED;
+    return knit_msg_decode(body, len, schema, out);
+}

@@ -164,8 +164,9 @@ struct knit_conn *knit_session_conn(struct knit_session *s);
 void knit_session_close(struct knit_session *s, uint64_t code,
                         const char *reason, uint64_t now);
 
-/* The active path's socket (the owner tells its kinds apart: a relay
- * circuit's, say); -1 before there is an active path. Cheap. */
+/* The handle of the active path's sock, as the owner gave it (the owner
+ * tells its kinds apart: a relay circuit's, say); -1 before there is an
+ * active path. Cheap. */
 int knit_session_path_sock(const struct knit_session *s);
 
 struct knit_session_stats {

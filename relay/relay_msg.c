@@ -231,17 +231,11 @@ static int decode_addrs(struct knit_relay_msg *m, const struct knit_msg *top)
 static int decode_body(const uint8_t *body, size_t len,
                        struct knit_relay_msg *m)
 {
-    if (len > KNIT_RELAY_MAX_MESSAGE)
-        return KNIT_E_TOO_BIG;
     uint64_t type;
-    int err = knit_msg_peek_type(body, len, &type);
-    if (err)
-        return err;
-    const struct knit_msg_schema *schema = schema_of(type);
-    if (!schema)
-        return KNIT_E_UNSUPPORTED;
     struct knit_msg top;
-    if ((err = knit_msg_decode(body, len, schema, &top)))
+    int err = knit_msg_decode_typed(body, len, KNIT_RELAY_MAX_MESSAGE, schema_of, &type,
+                                    &top);
+    if (err)
         return err;
     m->type = (uint8_t)type;
     if (type == KNIT_RELAY_CONNECT) {
