@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "cli.h"
 #include "control_client.h"
 #include "datadir.h"
+#include "node/bench_stream.h"
 #include "proto/multiaddr.h"
 #include "transport/error.h"
 
@@ -33,15 +36,20 @@
 #define BENCH_USAGE \
     "usage: knit bench <peer> [-b BYTES] [--json] [--data-dir DIR]\n" \
     "\n" \
-    "Measure throughput to a peer through the running daemon: it sends BYTES\n" \
-    "over one stream to the peer's /knit/bench/1 service, which counts them\n" \
-    "and answers. The time runs from the first byte written to the count\n" \
-    "read back. The peer is /ip4/<ip>/udp/<port>/p2p/<peer-id> (or\n" \
-    "/ip6/...), or its ID alone (12D3KooW... or /p2p/12D3KooW...), which\n" \
-    "the daemon first looks up in the DHT.\n" \
+    "Measure throughput to a peer through the running daemon, and check the\n" \
+    "data arrives whole: the daemon sends BYTES of pseudo-random data (new\n" \
+    "for every run) over one stream to the peer's /knit/bench/1 service,\n" \
+    "which counts and hashes them (BLAKE2b-256) and answers both. The time\n" \
+    "runs from the first byte written to the answer read back. 'sha: ok'\n" \
+    "(\"hash_ok\": true with --json) says the count and the hash match what\n" \
+    "was sent; if not, knit bench says what differs and exits with 1.\n" \
+    "The peer is /ip4/<ip>/udp/<port>/p2p/<peer-id> (or /ip6/...), or its\n" \
+    "ID alone (12D3KooW... or /p2p/12D3KooW...), which the daemon first\n" \
+    "looks up in the DHT.\n" \
     "\n" \
     "options:\n" \
-    "  -b, --bytes BYTES    how much to send (default 64M; suffixes K, M, G)\n" \
+    "  -b, --bytes BYTES    how much to send (default 64M, at most 64G;\n" \
+    "                       suffixes K, M, G)\n" \
     "  --json               print one JSON object\n" \
     "  --data-dir DIR       the daemon's data directory (see knit --help)\n" \
     "  -h, --help           show this help\n"
@@ -167,10 +175,12 @@ static bool parse(bool bench, int argc, char **argv, struct probe_args *a,
             return false;
         }
         if (!ok) {
-            fprintf(stderr, "knit %s: invalid value '%s' for %s (try 'knit "
-                            "%s --help')\n", cmd, optarg,
+            fprintf(stderr, "knit %s: invalid value '%s' for %s%s (try "
+                            "'knit %s --help')\n", cmd, optarg,
                     opt == 'c' ? "--count" : opt == 'i' ? "--interval"
-                                                        : "--bytes", cmd);
+                                                        : "--bytes",
+                    opt == 'b' ? ": give 1 to 64G bytes, as a number with "
+                                 "an optional K, M or G" : "", cmd);
             *code = KNIT_EXIT_USAGE;
             return false;
         }
@@ -343,27 +353,47 @@ int knit_cli_bench(int argc, char **argv)
         fprintf(stderr, "knit bench: daemon sent an unexpected answer\n");
         return KNIT_EXIT_FAIL;
     }
-    size_t idlen;
+    size_t idlen, hlen;
     const uint8_t *id = knit_msg_bytes(&m, 1, &idlen);
     uint64_t bytes = knit_msg_uint(&m, 2), us = knit_msg_uint(&m, 3);
     uint64_t srtt = knit_msg_uint(&m, 4), lost = knit_msg_uint(&m, 5);
-    uint64_t setup = knit_msg_uint(&m, 6), sent = knit_msg_uint(&m, 7);
+    uint64_t setup = knit_msg_uint(&m, 6), packets = knit_msg_uint(&m, 7);
+    uint64_t sent = knit_msg_uint(&m, 8);
+    /* The schema holds both hashes to KNIT_BENCH_HASH_LEN bytes. */
+    const uint8_t *sent_hash = knit_msg_bytes(&m, 9, &hlen);
+    const uint8_t *peer_hash = knit_msg_bytes(&m, 10, &hlen);
+    const char *wrong = knit_bench_verify(sent, sent_hash, bytes, peer_hash);
+    if (!wrong && sent != a.bytes)
+        wrong = "the daemon sent another number of bytes than asked";
     double secs = (double)(us ? us : 1) / 1e6;
-    double mbit = (double)bytes * 8 / secs / 1e6;
+    double mbit = (double)sent * 8 / secs / 1e6;
     if (a.json) {
         printf("{\"peer_id\": \"%.*s\", \"bytes\": %" PRIu64
+               ", \"bytes_sent\": %" PRIu64 ", \"hash_ok\": %s"
                ", \"seconds\": %.6f, \"mbit_per_s\": %.1f, \"srtt_ms\": %.3f, "
                "\"packets_sent\": %" PRIu64 ", \"packets_lost\": %" PRIu64
                ", \"setup_ms\": %.3f}\n",
-               (int)idlen, (const char *)id, bytes, secs, mbit,
-               (double)srtt / 1000, sent, lost, (double)setup / 1000);
+               (int)idlen, (const char *)id, bytes, sent,
+               wrong ? "false" : "true", secs, mbit, (double)srtt / 1000,
+               packets, lost, (double)setup / 1000);
     } else {
         printf("sent %.1f MiB to %.*s in %.3f s: %.1f Mbit/s\n",
-               (double)bytes / 1048576, (int)idlen, (const char *)id, secs,
+               (double)sent / 1048576, (int)idlen, (const char *)id, secs,
                mbit);
         printf("srtt %.3f ms, %" PRIu64 " of %" PRIu64
                " packets lost in the session so far\n",
-               (double)srtt / 1000, lost, sent);
+               (double)srtt / 1000, lost, packets);
+        printf(wrong ? "sha: FAILED\n"
+                     : "sha: ok (BLAKE2b-256 and count match at both ends)\n");
+    }
+    if (wrong) {
+        char ours[2 * KNIT_BENCH_HASH_LEN + 1], theirs[sizeof ours];
+        sodium_bin2hex(ours, sizeof ours, sent_hash, KNIT_BENCH_HASH_LEN);
+        sodium_bin2hex(theirs, sizeof theirs, peer_hash, KNIT_BENCH_HASH_LEN);
+        fprintf(stderr, "knit bench: %s (sent %" PRIu64 " bytes, BLAKE2b-256 "
+                        "%s; the peer read %" PRIu64 " bytes, BLAKE2b-256 "
+                        "%s)\n", wrong, sent, ours, bytes, theirs);
+        return KNIT_EXIT_FAIL;
     }
     return KNIT_EXIT_OK;
 }

@@ -1,5 +1,6 @@
 #include "control_proto.h"
 
+#include "node/bench_stream.h"
 #include "node/observed.h"
 #include "node/reachability.h"
 #include "proto/multiaddr.h"
@@ -56,6 +57,11 @@ static const struct knit_msg_field bench_done_fields[] = {
     KNIT_MSG_F_UINT(5, KNIT_MSG_REQUIRED, UINT64_MAX),
     KNIT_MSG_F_UINT(6, KNIT_MSG_REQUIRED, UINT64_MAX),
     KNIT_MSG_F_UINT(7, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_UINT(8, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_BIN(9, KNIT_MSG_REQUIRED, KNIT_BENCH_HASH_LEN,
+                   KNIT_BENCH_HASH_LEN),
+    KNIT_MSG_F_BIN(10, KNIT_MSG_REQUIRED, KNIT_BENCH_HASH_LEN,
+                   KNIT_BENCH_HASH_LEN),
 };
 const struct knit_msg_schema knit_control_bench_done =
     KNIT_MSG_SCHEMA(bench_done_fields);

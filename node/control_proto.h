@@ -40,10 +40,15 @@ enum knit_control_type {
                                       up already) */
     KNIT_CTL_BENCH_REQUEST = 6,    /* 1: target multiaddr (see above),
                                       2: bytes */
-    KNIT_CTL_BENCH_DONE = 7,       /* 1: peer ID, 2: bytes, 3: µs from first
-                                      byte written to the peer's count read,
-                                      4: srtt µs, 5: packets lost, 6: set-up
-                                      µs, 7: packets sent */
+    KNIT_CTL_BENCH_DONE = 7,       /* 1: peer ID, 2: bytes the peer read,
+                                      3: µs from first byte written to the
+                                      peer's answer read, 4: srtt µs,
+                                      5: packets lost, 6: set-up µs,
+                                      7: packets sent, 8: bytes sent,
+                                      9: BLAKE2b-256 of the bytes sent,
+                                      10: the peer's BLAKE2b-256 of the
+                                      bytes it read (node/bench_stream.h);
+                                      the CLI compares them */
     /* find: a DHT lookup of the peer's signed record */
     KNIT_CTL_FIND_REQUEST = 8,     /* 1: peer ID text */
     KNIT_CTL_FIND_RESPONSE = 9,    /* 1: peer ID text, 2: [multiaddr text],

@@ -1,11 +1,13 @@
 #include "daemon_ops.h"
 
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "bench_stream.h"
 #include "control_proto.h"
 #include "proto/multiaddr.h"
 #include "transport/error.h"
@@ -19,6 +21,17 @@
 #define BENCH_CHUNK 65536
 
 enum op_kind { OP_PING = 1, OP_BENCH, OP_FIND };
+
+/* What a bench sends (node/bench_stream.h): the stream of a seed of its
+ * own, made a chunk at a time, and the digest of what the stream took.
+ * The digest's hash state wants 64-byte alignment: aligned_alloc. */
+struct bench_sender {
+    struct knit_bench_digest sent;
+    uint64_t seed;
+    uint64_t made;                  /* bytes of the stream made so far */
+    size_t chunk_len, chunk_off;    /* chunk[chunk_off..chunk_len) unsent */
+    uint8_t chunk[BENCH_CHUNK];
+};
 
 struct op {
     enum op_kind kind;              /* 0 = free slot */
@@ -40,11 +53,12 @@ struct op {
     uint8_t echo[PING_SIZE];
     size_t echo_len;
     /* bench */
-    uint64_t total, written;
+    uint64_t total;
     uint64_t bench_start;
     bool finished;
-    uint8_t count_buf[8];
-    size_t count_len;
+    struct bench_sender *bench;     /* while the stream is open */
+    uint8_t answer[KNIT_BENCH_ANSWER_LEN];
+    size_t answer_len;
 };
 
 struct knit_daemon_ops {
@@ -53,7 +67,6 @@ struct knit_daemon_ops {
     struct knit_uv_driver *drv;
     bool closing;
     struct op ops[KNIT_DAEMON_MAX_OPS];
-    uint8_t bench_data[BENCH_CHUNK];
 };
 
 static uint64_t now_us(const struct knit_daemon_ops *ops)
@@ -83,6 +96,7 @@ static void finish(struct knit_daemon_ops *ops, struct op *op, int err,
     }
     if (err && op->client)
         knit_control_send_error(op->client, err, text);
+    free(op->bench);
     memset(op, 0, sizeof *op);
     knit_uv_driver_rearm(ops->drv);
 }
@@ -121,16 +135,27 @@ static void ping_done(struct knit_daemon_ops *ops, struct op *op)
 static void bench_pump(struct knit_daemon_ops *ops, struct op *op,
                        uint64_t now)
 {
-    while (op->written < op->total) {
-        size_t n = BENCH_CHUNK;
-        if (op->total - op->written < n)
-            n = (size_t)(op->total - op->written);
+    struct bench_sender *b = op->bench;
+    while (b->sent.count < op->total) {
+        if (b->chunk_off == b->chunk_len) {
+            size_t n = BENCH_CHUNK;
+            if (op->total - b->made < n)
+                n = (size_t)(op->total - b->made);
+            knit_bench_data(b->seed, b->made, b->chunk, n);
+            b->made += n;
+            b->chunk_len = n;
+            b->chunk_off = 0;
+        }
         size_t accepted = 0;
         if (knit_node_stream_write(ops->node, &op->peer, op->stream,
-                                   ops->bench_data, n, now, &accepted) != 0 ||
+                                   b->chunk + b->chunk_off,
+                                   b->chunk_len - b->chunk_off, now,
+                                   &accepted) != 0 ||
             accepted == 0)
             return;   /* resumes on STREAM_WRITABLE */
-        op->written += accepted;
+        /* The digest covers exactly what the stream took, in order. */
+        knit_bench_digest_add(&b->sent, b->chunk + b->chunk_off, accepted);
+        b->chunk_off += accepted;
     }
     if (!op->finished) {
         op->finished = true;
@@ -143,6 +168,18 @@ static void start_streams(struct knit_daemon_ops *ops, struct op *op,
 {
     const char *proto = op->kind == OP_PING ? KNIT_PROTOCOL_PING
                                             : KNIT_PROTOCOL_BENCH;
+    if (op->kind == OP_BENCH) {
+        op->bench = aligned_alloc(alignof(struct bench_sender),
+                                  sizeof *op->bench);
+        if (!op->bench) {
+            finish(ops, op, KNIT_E_NOMEM, "out of memory");
+            return;
+        }
+        memset(op->bench, 0, sizeof *op->bench);
+        /* A fresh seed per run: no two runs send the same bytes. */
+        randombytes_buf(&op->bench->seed, sizeof op->bench->seed);
+        knit_bench_digest_init(&op->bench->sent);
+    }
     int err = knit_node_open_stream(ops->node, &op->peer, proto, now,
                                     &op->stream);
     if (err) {
@@ -409,34 +446,57 @@ static void on_ping_readable(struct knit_daemon_ops *ops, struct op *op,
     }
 }
 
+/* Reads the service's answer (node/bench_stream.h) and reports the run;
+ * the CLI compares the two digests and gives the verdict. */
 static void on_bench_readable(struct knit_daemon_ops *ops, struct op *op,
                               uint64_t now)
 {
-    size_t n;
-    bool fin;
-    if (knit_node_stream_read(ops->node, &op->peer, op->stream,
-                              op->count_buf + op->count_len,
-                              sizeof op->count_buf - op->count_len, &n, &fin,
-                              now) != KNIT_OK)
-        return;
-    op->count_len += n;
-    if (op->count_len < sizeof op->count_buf)
-        return;
-    uint64_t count = 0;
-    for (int i = 0; i < 8; i++)
-        count = count << 8 | op->count_buf[i];
-    if (count != op->total) {
-        finish(ops, op, KNIT_E_IO, "the peer counted another number of bytes");
+    bool fin = false;
+    while (op->answer_len < sizeof op->answer && !fin) {
+        size_t n;
+        if (knit_node_stream_read(ops->node, &op->peer, op->stream,
+                                  op->answer + op->answer_len,
+                                  sizeof op->answer - op->answer_len, &n,
+                                  &fin, now) != KNIT_OK)
+            return;
+        op->answer_len += n;
+        if (n == 0)
+            break;
+    }
+    /* The service answers after our FIN, never before. */
+    if ((op->answer_len || fin) && !op->finished) {
+        finish(ops, op, KNIT_E_MALFORMED,
+               "the peer answered before all the data was sent");
         return;
     }
+    uint64_t count;
+    uint8_t peer_hash[KNIT_BENCH_HASH_LEN];
+    int err = knit_bench_answer_parse(op->answer, op->answer_len, &count,
+                                      peer_hash);
+    if (err == KNIT_E_TRUNCATED && fin) {
+        char text[160];
+        snprintf(text, sizeof text, "the peer's answer ended after %zu of "
+                 "the %d bytes it should have%s", op->answer_len,
+                 KNIT_BENCH_ANSWER_LEN,
+                 op->answer_len == 8 ? " (a knit from before the hash check "
+                                       "answers the count alone)" : "");
+        op->stream_open = false;
+        finish(ops, op, KNIT_E_TRUNCATED, text);
+        return;
+    }
+    if (err)
+        return;   /* more to come */
+    uint64_t sent;
+    uint8_t sent_hash[KNIT_BENCH_HASH_LEN];
+    knit_bench_digest_final(&op->bench->sent, sent_hash, &sent);
     struct knit_session_stats st;
     knit_node_peer_stats(ops->node, &op->peer, &st);
-    uint8_t buf[256];
+    uint8_t buf[512];
     struct knit_msg_writer w;
     char id[KNIT_PEER_ID_TEXT_MAX];
     knit_peer_id_to_text(&op->peer, id, sizeof id);
     knit_msg_writer_init(&w, buf, sizeof buf);
-    knit_msg_begin(&w, KNIT_CTL_BENCH_DONE, 7);
+    knit_msg_begin(&w, KNIT_CTL_BENCH_DONE, 10);
     knit_msg_put_str(&w, 1, id, strlen(id));
     knit_msg_put_uint(&w, 2, count);
     knit_msg_put_uint(&w, 3, now - op->bench_start);
@@ -444,6 +504,9 @@ static void on_bench_readable(struct knit_daemon_ops *ops, struct op *op,
     knit_msg_put_uint(&w, 5, st.conn.packets_lost);
     knit_msg_put_uint(&w, 6, op->connect_us);
     knit_msg_put_uint(&w, 7, st.conn.packets_sent);
+    knit_msg_put_uint(&w, 8, sent);
+    knit_msg_put_bin(&w, 9, sent_hash, sizeof sent_hash);
+    knit_msg_put_bin(&w, 10, peer_hash, sizeof peer_hash);
     send_frame(op, &w);
     /* The stream already carried our FIN: just forget it. */
     op->stream_open = false;
@@ -574,7 +637,6 @@ int knit_daemon_ops_new(struct knit_daemon_ops **out, uv_loop_t *loop,
         return KNIT_E_NOMEM;
     ops->node = node;
     ops->drv = drv;
-    randombytes_buf(ops->bench_data, sizeof ops->bench_data);
     uv_timer_init(loop, &ops->timer);
     ops->timer.data = ops;
     *out = ops;

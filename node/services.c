@@ -1,18 +1,46 @@
 /* Protocols every node serves itself:
  *   /knit/ping/1   echoes every byte back, then FIN after the peer's FIN;
  *                  `knit ping` measures round trips with it.
- *   /knit/bench/1  reads and discards everything, then answers the byte
- *                  count (8 bytes, big-endian) and FIN; `knit bench`
- *                  measures throughput with it.
+ *   /knit/bench/1  reads everything, counting and hashing it, then after
+ *                  the peer's FIN answers the count (8 bytes, big-endian)
+ *                  and the BLAKE2b-256 of the bytes (32 bytes), and FIN
+ *                  (node/bench_stream.h); `knit bench` measures throughput
+ *                  with it and checks the data arrived whole.
  * Both are bounded: at most NODE_MAX_SERVICE_STREAMS at once (more are
- * refused), and the echo reads only as much as it can write back, so a
- * peer that never reads its echo stalls its own stream, nothing else. */
+ * refused), the bench hashes as it reads and keeps nothing, and the echo
+ * reads only as much as it can write back, so a peer that never reads its
+ * echo stalls its own stream, nothing else. */
+#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/bench_stream.h"
 #include "node/node_internal.h"
 #include "proto/conn.h"
 #include "transport/error.h"
+
+/* A bench stream's state besides its struct service_stream. */
+struct bench_slot {
+    struct knit_bench_digest digest;   /* of the bytes read */
+    bool answered;                     /* the answer is written */
+};
+
+/* What node->services points at: the stream table as its first member, and
+ * beside it one bench slot per stream. The slot (its digest is a 64-byte
+ * aligned BLAKE2b state) lives here rather than in struct service_stream
+ * so the node's shared header needs no libsodium type; this file alone
+ * allocates and frees the block. */
+struct service_table {
+    struct service_stream streams[NODE_MAX_SERVICE_STREAMS];
+    struct bench_slot bench[NODE_MAX_SERVICE_STREAMS];
+};
+
+static struct bench_slot *bench_of(struct knit_node *node,
+                                   const struct service_stream *st)
+{
+    struct service_table *table = (struct service_table *)node->services;
+    return &table->bench[st - node->services];
+}
 
 static struct service_stream *find(struct knit_node *node,
                                    const struct knit_session *s, uint64_t id)
@@ -61,24 +89,34 @@ static void pump_ping(struct knit_conn *c, struct service_stream *st)
     }
 }
 
-static void pump_bench(struct knit_conn *c, struct service_stream *st)
+static void pump_bench(struct knit_node *node, struct knit_conn *c,
+                       struct service_stream *st)
 {
+    struct bench_slot *b = bench_of(node, st);
     uint8_t buf[16384];
-    for (;;) {
+    /* A read after the FIN reports the FIN again: answer once. */
+    while (!b->answered) {
         size_t n;
         bool fin;
         if (knit_conn_stream_read(c, st->stream_id, buf, sizeof buf, &n,
                                   &fin) != KNIT_OK)
             return;
-        st->count += n;
+        knit_bench_digest_add(&b->digest, buf, n);
         if (fin) {
-            uint8_t count[8];
-            size_t accepted;
-            for (int i = 0; i < 8; i++)
-                count[i] = (uint8_t)(st->count >> (56 - 8 * i));
-            knit_conn_stream_write(c, st->stream_id, count, sizeof count,
+            uint8_t hash[KNIT_BENCH_HASH_LEN], answer[KNIT_BENCH_ANSWER_LEN];
+            uint64_t count;
+            size_t accepted = 0;
+            knit_bench_digest_final(&b->digest, hash, &count);
+            b->answered = true;
+            knit_bench_answer_encode(count, hash, answer);
+            knit_conn_stream_write(c, st->stream_id, answer, sizeof answer,
                                    &accepted);
-            knit_conn_stream_finish(c, st->stream_id);
+            /* Nothing else was ever written, so the send buffer takes it
+             * all; were it not so, a reset beats a truncated answer. */
+            if (accepted < sizeof answer)
+                knit_conn_stream_reset(c, st->stream_id, KNIT_CONN_CANCELLED);
+            else
+                knit_conn_stream_finish(c, st->stream_id);
             return;
         }
         if (n == 0)
@@ -86,10 +124,11 @@ static void pump_bench(struct knit_conn *c, struct service_stream *st)
     }
 }
 
-static void pump(struct knit_conn *c, struct service_stream *st)
+static void pump(struct knit_node *node, struct knit_conn *c,
+                 struct service_stream *st)
 {
     if (st->bench)
-        pump_bench(c, st);
+        pump_bench(node, c, st);
     else
         pump_ping(c, st);
 }
@@ -102,9 +141,14 @@ bool node_services_open(struct knit_node *node, struct knit_session *s,
     if (!ping && !bench)
         return false;
     struct knit_conn *c = knit_session_conn(s);
-    if (!node->services)
-        node->services = calloc(NODE_MAX_SERVICE_STREAMS,
-                                sizeof *node->services);
+    if (!node->services) {
+        struct service_table *table = aligned_alloc(
+            alignof(struct service_table), sizeof(struct service_table));
+        if (table) {
+            memset(table, 0, sizeof *table);
+            node->services = table->streams;
+        }
+    }
     struct service_stream *st = find(node, NULL, 0);
     if (!st) {
         knit_conn_stream_refuse(c, stream_id, KNIT_CONN_REFUSED);
@@ -113,8 +157,11 @@ bool node_services_open(struct knit_node *node, struct knit_session *s,
     st->session = s;
     st->stream_id = stream_id;
     st->bench = bench;
-    st->count = 0;
-    pump(c, st);
+    if (bench) {
+        knit_bench_digest_init(&bench_of(node, st)->digest);
+        bench_of(node, st)->answered = false;
+    }
+    pump(node, c, st);
     return true;
 }
 
@@ -129,7 +176,7 @@ bool node_services_event(struct knit_node *node, struct knit_session *s,
     case KNIT_SESSION_STREAM_READABLE:
     case KNIT_SESSION_STREAM_WRITABLE:
         if (c)
-            pump(c, st);
+            pump(node, c, st);
         break;
     case KNIT_SESSION_STREAM_RESET:
         if (c)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # knit ping and knit bench between two daemons on loopback (127.0.0.1 only):
-# a session is set up on demand, echoes come back, a transfer is counted by
-# the far side, JSON output parses, and bad targets are refused plainly.
+# a session is set up on demand, echoes come back, a transfer is counted and
+# hashed alike by the far side, JSON output parses, and bad targets are
+# refused plainly.
 set -u
 knit=$1
 tmp=$(mktemp -d /tmp/knit-ping.XXXXXX)
@@ -51,9 +52,13 @@ check "bench exits 0" $?
 python3 -c "
 import json,sys
 d=json.loads(sys.argv[1])
-assert d['bytes']==8*1024*1024 and d['seconds']>0 and d['mbit_per_s']>0
+assert d['bytes']==8*1024*1024 and d['bytes_sent']==8*1024*1024
+assert d['hash_ok'] is True and d['seconds']>0 and d['mbit_per_s']>0
 " "$out"
-check "bench --json counted by the peer ($out)" $?
+check "bench --json counted and hashed alike by the peer ($out)" $?
+out=$(timeout 60 "$knit" bench --data-dir "$tmp/a" -b 1000001 "$b_addr")
+check "bench of an odd size exits 0 ($out)" $?
+grep -q "^sha: ok" <<<"$out"; check "bench says sha: ok ($out)" $?
 
 # The reverse direction works over the session B now has with A.
 a_addr=$("$knit" id --data-dir "$tmp/a" | sed -n 2p)

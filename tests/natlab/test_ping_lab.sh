@@ -26,6 +26,7 @@ echo "$out" | grep -q '^3 sent, 3 received, 0% lost' || lab_fail "ping lost echo
 out=$(timeout 120 "$knit" bench --data-dir "$LAB_TMP/a" -b 32M --json "$b_addr") ||
     lab_fail "bench across the lab failed: $out"
 echo "$out" | grep -q '"bytes": 33554432' || lab_fail "bench count wrong: $out"
+echo "$out" | grep -q '"hash_ok": true' || lab_fail "bench data altered: $out"
 echo "bench: $out"
 lab_wait_for "$LAB_TMP/b.log" 'session with .* is up' 5
 echo "PASS: ping lab"

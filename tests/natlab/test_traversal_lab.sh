@@ -93,4 +93,5 @@ out=$(timeout 120 "$knit" bench --data-dir "$LAB_TMP/h2" -b 4M --json "/p2p/$h1_
     lab_fail "h2 could not bench h1 by peer ID: $out"
 echo "bench h2 -> h1 through the relay: $out"
 echo "$out" | grep -q '"bytes": 4194304' || lab_fail "bench count wrong: $out"
+echo "$out" | grep -q '"hash_ok": true' || lab_fail "bench data altered: $out"
 echo "PASS: traversal lab"
