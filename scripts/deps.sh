@@ -6,16 +6,23 @@
 # nothing is half-built on a machine that lacks a library.
 set -eu
 
+# libminiupnpc-dev + libnatpmp-dev: the daemon's port mapping (UPnP-IGD,
+# NAT-PMP; PCP is knit's own).
 build_pkgs="cmake ninja-build pkg-config gcc libc6-dev libsodium-dev libuv1-dev
- libmsgpack-dev libcbor-dev libcmocka-dev"
+ libmsgpack-dev libcbor-dev libcmocka-dev libminiupnpc-dev libnatpmp-dev"
 # clang + compiler-rt: libFuzzer and the ASan+UBSan build; llvm: symbolised
 # sanitizer reports; iproute2 + nftables: the natlab network namespaces;
 # gnuplot-nox: knit-sim plot and its test; iptables + libnetfilter-queue-dev:
 # the natlab delay line (the NFQUEUE iptables target feeds it packets, as
 # there is no netem qdisc or nftables queue statement to rely on); python3:
-# natlab tests read the daemons' JSON with it.
+# natlab tests read the daemons' JSON with it; miniupnpd-nftables: the
+# gateway of the port-mapping lab test, the build for nftables (what Debian
+# pairs with it). Only the daemon binary: unlike the "miniupnpd" package it
+# has no debconf questions, no init script or systemd unit and no
+# maintainer scripts, so installing it starts nothing on the host; the test
+# runs it by hand inside a lab namespace.
 test_pkgs="clang libclang-rt-14-dev llvm iproute2 nftables procps gnuplot-nox
- iptables libnetfilter-queue-dev python3"
+ iptables libnetfilter-queue-dev python3 miniupnpd-nftables"
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;
