@@ -12,6 +12,10 @@
 /* Mixed into the seed for the port generator's own stream. */
 #define PORT_STREAM 0x706f7274736f636bull
 
+/* The socket table's first size; it doubles from there up to
+ * KNIT_SIM_HOST_MAX_SOCKETS. Most hosts open none or a couple. */
+#define FIRST_SOCKET_TABLE 4
+
 struct host_socket {
     bool open;
     struct knit_addr addr;   /* the host's IP, the socket's port */
@@ -25,8 +29,13 @@ struct knit_sim_host {
     struct knit_node *node;
     uint64_t timer;          /* engine handle, 0 = none */
     uint64_t timer_at;
-    struct host_socket sockets[KNIT_SIM_HOST_MAX_SOCKETS];  /* handle i+1 */
+    /* Handle i+1 at sockets[i]; NULL (no room) until the first extra
+     * socket opens. */
+    struct host_socket *sockets;
+    int socket_room;         /* entries allocated in sockets */
     bool freeing;            /* the node's closes no longer unbind */
+    knit_sim_host_tap_fn tap;
+    void *tap_ctx;
 };
 
 /* ---- sockets -------------------------------------------------------------------- */
@@ -34,18 +43,65 @@ struct knit_sim_host {
 /* Whether sock is an open extra socket (its slot is sockets[sock - 1]). */
 static bool extra_open(const struct knit_sim_host *h, int sock)
 {
-    return sock >= 1 && sock <= KNIT_SIM_HOST_MAX_SOCKETS &&
-           h->sockets[sock - 1].open;
+    return sock >= 1 && sock <= h->socket_room && h->sockets[sock - 1].open;
 }
 
 static bool port_used_here(const struct knit_sim_host *h, uint16_t port)
 {
     if (port == h->cfg.addr.port)
         return true;
-    for (int i = 0; i < KNIT_SIM_HOST_MAX_SOCKETS; i++)
+    for (int i = 0; i < h->socket_room; i++)
         if (h->sockets[i].open && h->sockets[i].addr.port == port)
             return true;
     return false;
+}
+
+/* Moves the table to room entries (at least every open handle's), the
+ * new ones closed. Handles stay what they were: they index the table. */
+static int resize_sockets(struct knit_sim_host *h, int room)
+{
+    struct host_socket *t = realloc(h->sockets, (size_t)room * sizeof *t);
+    if (!t)
+        return KNIT_E_NOMEM;
+    if (room > h->socket_room)
+        memset(t + h->socket_room, 0,
+               (size_t)(room - h->socket_room) * sizeof *t);
+    h->sockets = t;
+    h->socket_room = room;
+    return KNIT_OK;
+}
+
+/* The lowest free handle, growing the table by doubling when it is full;
+ * KNIT_E_LIMIT at KNIT_SIM_HOST_MAX_SOCKETS open. */
+static int free_handle(struct knit_sim_host *h)
+{
+    for (int i = 0; i < h->socket_room; i++)
+        if (!h->sockets[i].open)
+            return i + 1;
+    if (h->socket_room == KNIT_SIM_HOST_MAX_SOCKETS)
+        return KNIT_E_LIMIT;
+    int room = h->socket_room ? h->socket_room * 2 : FIRST_SOCKET_TABLE;
+    if (room > KNIT_SIM_HOST_MAX_SOCKETS)
+        room = KNIT_SIM_HOST_MAX_SOCKETS;
+    int sock = h->socket_room + 1;
+    int err = resize_sockets(h, room);
+    return err ? err : sock;
+}
+
+/* Once the open handles fit in a quarter of the table, halves it as far
+ * as they allow (never below its first size): a hole punch's hundreds of
+ * sockets cost only while they are open. The quarter keeps a host that
+ * opens and closes around a boundary from resizing every time. */
+static void shrink_sockets(struct knit_sim_host *h)
+{
+    int top = h->socket_room;
+    while (top > 0 && !h->sockets[top - 1].open)
+        top--;
+    int room = FIRST_SOCKET_TABLE;
+    while (room < top)
+        room *= 2;
+    if (room * 4 <= h->socket_room)
+        (void)resize_sockets(h, room);   /* on failure the table stays */
 }
 
 /* Opens socket sock on port if the host and the network both let it. */
@@ -72,12 +128,9 @@ static int host_open(struct knit_sim_host *h, uint8_t family, uint16_t port)
     /* The host has one address; a real one would have no route either. */
     if (family != h->cfg.addr.family)
         return KNIT_E_UNSUPPORTED;
-    int sock = 0;
-    for (int i = 0; i < KNIT_SIM_HOST_MAX_SOCKETS && !sock; i++)
-        if (!h->sockets[i].open)
-            sock = i + 1;
-    if (!sock)
-        return KNIT_E_LIMIT;
+    int sock = free_handle(h);
+    if (sock < 0)
+        return sock;
     if (port) {
         int err = claim_port(h, sock, port);
         return err ? err : sock;
@@ -103,6 +156,8 @@ static void host_close(struct knit_sim_host *h, int sock)
     s->open = false;
     if (h->cfg.unbind && !h->freeing)
         h->cfg.unbind(h->cfg.ctx, h, sock, &s->addr);
+    if (!h->freeing)
+        shrink_sockets(h);
 }
 
 /* ---- the node's I/O --------------------------------------------------------------- */
@@ -195,10 +250,8 @@ int knit_sim_host_new(struct knit_sim_host **out, struct knit_sim_engine *e,
     if (cfg->boot)
         knit_rng_seed(&h->rng, knit_rng_next(&h->rng) ^
                                    (cfg->boot * 0x9e3779b97f4a7c15ull));
-    struct knit_io io = {
-        .ctx = h, .send = io_send, .random = io_random, .event = io_event,
-        .open_socket = io_open_socket, .close_socket = io_close_socket,
-    };
+    struct knit_io io;
+    knit_sim_host_io(h, &io);
     uint64_t now = knit_sim_now(e);
     struct knit_node_config ncfg = {
         .identity = &ident,
@@ -234,6 +287,7 @@ void knit_sim_host_free(struct knit_sim_host *h)
         knit_sim_cancel(h->engine, h->timer);
     h->freeing = true;
     knit_node_free(h->node);
+    free(h->sockets);
     free(h);
 }
 
@@ -265,6 +319,8 @@ void knit_sim_host_deliver_on(struct knit_sim_host *h, int sock,
 {
     if (sock != 0 && !extra_open(h, sock))
         return;
+    if (h->tap)
+        h->tap(h->tap_ctx, h, sock, src, pkt, len);
     knit_node_receive(h->node, knit_sim_now(h->engine), sock, src, pkt, len);
     knit_sim_host_rearm(h);
 }
@@ -314,4 +370,27 @@ int knit_sim_host_socket_addr(const struct knit_sim_host *h, int sock,
         return KNIT_E_NOT_FOUND;
     *out = h->sockets[sock - 1].addr;
     return KNIT_OK;
+}
+
+int knit_sim_host_next_socket(const struct knit_sim_host *h, int after)
+{
+    for (int sock = after < 0 ? 1 : after + 1; sock <= h->socket_room; sock++)
+        if (h->sockets[sock - 1].open)
+            return sock;
+    return 0;
+}
+
+void knit_sim_host_io(struct knit_sim_host *h, struct knit_io *out)
+{
+    *out = (struct knit_io){
+        .ctx = h, .send = io_send, .random = io_random, .event = io_event,
+        .open_socket = io_open_socket, .close_socket = io_close_socket,
+    };
+}
+
+void knit_sim_host_set_tap(struct knit_sim_host *h, knit_sim_host_tap_fn tap,
+                           void *ctx)
+{
+    h->tap = tap;
+    h->tap_ctx = ctx;
 }

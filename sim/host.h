@@ -20,7 +20,12 @@
  * address as src; one arriving at it is handed to the node with its handle
  * (knit_sim_host_deliver_on). The network (sim/net.h) installs bind and
  * unbind hooks that give each extra socket an address of its own there,
- * behind the host's NAT box if it has one. */
+ * behind the host's NAT box if it has one. A new socket takes the lowest
+ * free handle, and a closed one's handle is free again at once. The
+ * socket table costs nothing until the first extra socket opens; it then
+ * grows by doubling and shrinks back once the high handles close, so a
+ * host that opened hundreds for a hole punch does not keep paying for
+ * them (the simulator runs up to 100 000 hosts). */
 #ifndef KNIT_SIM_HOST_H
 #define KNIT_SIM_HOST_H
 
@@ -48,9 +53,20 @@ typedef int (*knit_sim_bind_fn)(void *ctx, struct knit_sim_host *host,
  * being freed: whoever frees it forgets its sockets itself. */
 typedef void (*knit_sim_unbind_fn)(void *ctx, struct knit_sim_host *host,
                                    int sock, const struct knit_addr *addr);
+/* Sees a datagram the host hands its node, with the handle of the socket
+ * it arrived at (0: the main one). */
+typedef void (*knit_sim_host_tap_fn)(void *ctx, struct knit_sim_host *host,
+                                     int sock, const struct knit_addr *src,
+                                     const uint8_t *pkt, size_t len);
 
-/* Extra sockets a host can have open at once, besides its main one. */
-#define KNIT_SIM_HOST_MAX_SOCKETS 8
+/* Extra sockets a host can have open at once, besides its main one: as
+ * many as the node listens on itself (KNIT_NODE_MAX_SOCKETS, 8: the
+ * alternate port, the AutoNAT dial-back socket...), plus the 256 that the
+ * hard side of a birthday hole punch across an endpoint-dependent NAT
+ * opens for a few seconds, plus 16 to spare so a punch under way does not
+ * starve the node's other opens. Like the real driver's
+ * KNIT_UV_MAX_SOCKETS, which leaves room beyond this. */
+#define KNIT_SIM_HOST_MAX_SOCKETS (8 + 256 + 16)
 /* Where a port-0 socket's port is drawn from (Linux's default range). */
 #define KNIT_SIM_EPHEMERAL_MIN 32768
 #define KNIT_SIM_EPHEMERAL_MAX 60999
@@ -125,6 +141,21 @@ int knit_sim_host_send(struct knit_sim_host *h, int sock,
  * KNIT_E_INVAL (NULL argument) or KNIT_E_NOT_FOUND (not open). */
 int knit_sim_host_socket_addr(const struct knit_sim_host *h, int sock,
                               struct knit_addr *out);
+/* The lowest open extra socket's handle above after (0 to start), or 0
+ * when there is none: walks a host's extra sockets in handle order,
+ * touching only the table the host has. */
+int knit_sim_host_next_socket(const struct knit_sim_host *h, int after);
+/* The io the host gave its node. Its open_socket, close_socket and send
+ * act as the node's own calls do: a socket opened through it is the
+ * host's, not added to the node's listening list (knit_sim_host_open_socket
+ * does that). For tests and embedders that stand in for the node, such as
+ * a hole punch opening hundreds of sockets. */
+void knit_sim_host_io(struct knit_sim_host *h, struct knit_io *out);
+/* Watches every datagram the host hands its node (NULL tap: none). It
+ * only looks: for tests and traces that need the socket handle, which the
+ * network's tap does not see. */
+void knit_sim_host_set_tap(struct knit_sim_host *h, knit_sim_host_tap_fn tap,
+                           void *ctx);
 /* Re-arms the node's timer; call after calling into the node directly. */
 void knit_sim_host_rearm(struct knit_sim_host *h);
 

@@ -589,6 +589,16 @@ size_t knit_sim_nat_expire(struct knit_sim_nat *nat, uint64_t now)
     return nat ? sweep(nat, now) : 0;
 }
 
+size_t knit_sim_nat_flush(struct knit_sim_nat *nat)
+{
+    size_t n = 0;
+    while (nat && nat->oldest) {
+        destroy(nat, nat->oldest);
+        n++;
+    }
+    return n;
+}
+
 uint64_t knit_sim_nat_next_expiry(const struct knit_sim_nat *nat)
 {
     if (!nat || !nat->oldest)

@@ -136,6 +136,10 @@ knit_sim_nat_inbound(struct knit_sim_nat *nat, uint64_t now,
                      const struct knit_addr *src, const struct knit_addr *dst,
                      struct knit_addr *out_dst);
 
+/* Drops every mapping at once, as a router that reboots or whose
+ * connection-tracking table is flushed; returns how many. Later datagrams
+ * get fresh mappings (fresh ports unless the allocation preserves them). */
+size_t knit_sim_nat_flush(struct knit_sim_nat *nat);
 /* Frees the mappings expired at now; returns how many. */
 size_t knit_sim_nat_expire(struct knit_sim_nat *nat, uint64_t now);
 /* When the oldest mapping held expires unless refreshed, or

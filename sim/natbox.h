@@ -15,6 +15,25 @@
  * dropped. Drops are counted by the NAT (knit_sim_natbox_nat, then
  * knit_sim_nat_get_stats); the NAT sees the engine's time.
  *
+ * LAN: the box's private side is also a switched LAN. A host's datagram
+ * to the private ip:port of a host behind the same box (its main address
+ * or an extra socket; the sender itself included, as loopback would) goes
+ * straight there after lan_delay_us, with the sender's private address as
+ * its source: no translation, no mapping made or refreshed, and it works
+ * with hairpinning off, as on a home LAN. The net routes it (sim/net.c)
+ * and counts it in its lan_delivered; the NAT never sees it. A private
+ * destination that no host of the same box holds goes through the NAT as
+ * before (forwarded out, where nobody holds it, or dropped).
+ *
+ * Boxes behind boxes: hosts of an inner box reach each other on the inner
+ * LAN, as above. The inner box itself is no LAN peer of the outer realm:
+ * what it forwards always goes up into the outer box's NAT, so a host of
+ * an inner box does not reach a host of the outer realm by its private
+ * address, and a host of the outer realm does not reach the inner box's
+ * public IP across the LAN either. Subscribers of a carrier-grade NAT thus
+ * reach each other only through it (its hairpin), as on an access network
+ * that isolates subscribers; a LAN joins the hosts of one box only.
+ *
  * Free order: the net first (it frees the hosts behind the boxes and the
  * datagrams in flight, the boxes' own included), then the boxes in any
  * order, then the engine. A box cannot leave a running net. */

@@ -132,6 +132,8 @@ static void arrive(void *ctx, uint64_t arg)
     }
     net->stats.delivered++;
     net->stats.bytes_delivered += p->len;
+    if (p->lan)
+        net->stats.lan_delivered++;
     ep->stats.rx_packets++;
     ep->stats.rx_bytes += p->len;
     if (ep->owner) {
@@ -156,9 +158,10 @@ static void arrive(void *ctx, uint64_t arg)
 
 /* realm NULL: across the Internet (delay, jitter, loss). Otherwise one hop
  * on the gateway's private side, after its LAN delay and never lost: up to
- * the gateway itself, or down to an endpoint of its realm. */
+ * the gateway itself, or down to an endpoint of its realm (lan: from a
+ * host of that realm, which the gateway never sees). */
 static void route(struct knit_sim_net *net, struct endpoint *from,
-                  struct knit_sim_natbox *realm, bool up,
+                  struct knit_sim_natbox *realm, bool up, bool lan,
                   const struct knit_addr *src, const struct knit_addr *dst,
                   const uint8_t *pkt, size_t len)
 {
@@ -212,6 +215,7 @@ static void route(struct knit_sim_net *net, struct endpoint *from,
     p->dst = *dst;
     p->realm = realm;
     p->up = up;
+    p->lan = lan;
     p->len = len;
     if (len > 0)
         memcpy(p->data, pkt, len);
@@ -235,7 +239,8 @@ void knit_sim_net_send(struct knit_sim_net *net, const struct knit_addr *src,
 {
     if (!net || !src || !dst)
         return;
-    route(net, net_receiver(net, NULL, src), NULL, false, src, dst, pkt, len);
+    route(net, net_receiver(net, NULL, src), NULL, false, false, src, dst,
+          pkt, len);
 }
 
 void knit_sim_net_send_from(struct knit_sim_net *net,
@@ -246,8 +251,8 @@ void knit_sim_net_send_from(struct knit_sim_net *net,
 {
     if (!net || !src || !dst)
         return;
-    route(net, net_receiver(net, gateway, src), gateway, gateway != NULL, src,
-          dst, pkt, len);
+    route(net, net_receiver(net, gateway, src), gateway, gateway != NULL,
+          false, src, dst, pkt, len);
 }
 
 void knit_sim_net_send_inside(struct knit_sim_net *net,
@@ -258,12 +263,26 @@ void knit_sim_net_send_inside(struct knit_sim_net *net,
 {
     if (!net || !gateway || !src || !dst)
         return;
-    route(net, NULL, gateway, false, src, dst, pkt, len);
+    route(net, NULL, gateway, false, false, src, dst, pkt, len);
+}
+
+/* Whether dst is held in realm by a host, at its main address or an extra
+ * socket: one probe of the endpoint table, which a datagram to anywhere
+ * else (the common case) misses. IP-wide endpoints (inner boxes' public
+ * IPs) are not LAN peers, see sim/natbox.h. */
+static bool on_lan(const struct knit_sim_net *net,
+                   const struct knit_sim_natbox *realm,
+                   const struct knit_addr *dst)
+{
+    const struct endpoint *to = net_lookup_in(net, realm, dst, false);
+    return to && (to->host || to->owner);
 }
 
 /* The net stamps the address it attached the host at, or the one it bound
  * for the extra socket the host names by src; a gateway then stamps its
- * mapping. Either way the host's uplink carries it. */
+ * mapping, unless dst is a host of the same realm: then the datagram
+ * crosses the LAN untranslated, never touching the gateway. Either way the
+ * host's uplink carries it. */
 static void host_send(void *ctx, struct knit_sim_host *from,
                       const struct knit_addr *src, const struct knit_addr *dst,
                       const uint8_t *pkt, size_t len)
@@ -288,7 +307,9 @@ static void host_send(void *ctx, struct knit_sim_host *from,
         sock->stats.tx_bytes += len;
         stamp = &sock->addr;
     }
-    route(ep->net, ep, ep->realm, ep->realm != NULL, stamp, dst, pkt, len);
+    bool lan = ep->realm && on_lan(ep->net, ep->realm, dst);
+    route(ep->net, ep, ep->realm, ep->realm != NULL && !lan, lan, stamp, dst,
+          pkt, len);
 }
 
 static void host_event(void *ctx, struct knit_sim_host *host,
@@ -416,7 +437,7 @@ static int host_bind(void *ctx, struct knit_sim_host *host, int sock,
     if (err)
         return err == KNIT_E_EXISTS ? KNIT_E_ADDR_IN_USE : err;
     ep->owner = owner;
-    ep->sock = (uint8_t)sock;
+    ep->sock = (uint16_t)sock;
     insert(net, ep);
     return KNIT_OK;
 }

@@ -41,8 +41,9 @@
  * len would exceed queue_bytes; so one longer than queue_bytes never
  * goes. The path delay (and jitter, taken at the leave time) counts from
  * the leave time; the tap's sent_at stays the time it was handed over. A host on the Internet queues for the Internet; a host
- * behind a box queues for the hop up to its box (then the box's LAN
- * delay), and what the box forwards on does not queue again. The uplink
+ * behind a box queues for its hop onto the LAN (up to its box or across to
+ * a host of the same box, then the box's LAN delay), and what the box
+ * forwards on does not queue again. The uplink
  * applies to every datagram counted as the host's tx, those sent with
  * knit_sim_net_send(_from) from its address included. Datagrams from one
  * host leave in send order, even across a change of rate.
@@ -76,8 +77,12 @@
  * them on, onto the Internet or up into an outer box (carrier-grade NAT,
  * the inner box's public IP being an IP-wide endpoint in the outer box's
  * realm). What a box lets in it sends down into its realm, again after its
- * LAN delay. These private hops are datagrams like any other in the
- * stats below, but the tap sees only what arrives over the Internet.
+ * LAN delay. A host's datagram to a private ip:port that a host of its own
+ * realm holds (main address or extra socket) takes the LAN instead: it
+ * arrives there after the box's LAN delay, untranslated, and the box never
+ * sees it (sim/natbox.h says what that means for boxes behind boxes).
+ * These private hops are datagrams like any other in the stats below, but
+ * the tap sees only what arrives over the Internet.
  *
  * Determinism: the net draws loss from its own seeded generator, in send
  * order, and delay and jitter from hashes; with the engine's (time, seq)
@@ -141,6 +146,8 @@ struct knit_sim_net_stats {
     uint64_t bytes_sent;
     uint64_t bytes_delivered;
     uint64_t queue_dropped;   /* its sender's uplink queue was full */
+    uint64_t lan_delivered;   /* of delivered, from one host behind a box
+                                 to another across its LAN (see NAT) */
 };
 
 /* Per endpoint, from its attachment on: what it sent (whatever became of
@@ -231,8 +238,9 @@ void knit_sim_net_send(struct knit_sim_net *net, const struct knit_addr *src,
                        size_t len);
 
 /* From inside gateway's realm (NULL: knit_sim_net_send): a datagram from
- * src there, going out; it reaches the gateway after its LAN delay. A NAT
- * box sends what it forwarded out so into its outer box. */
+ * src there, going out; it reaches the gateway after its LAN delay, even
+ * when dst is a host of that realm (only hosts' own sends take the LAN). A
+ * NAT box sends what it forwarded out so into its outer box. */
 void knit_sim_net_send_from(struct knit_sim_net *net,
                             struct knit_sim_natbox *gateway,
                             const struct knit_addr *src,

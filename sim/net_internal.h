@@ -33,8 +33,11 @@ struct endpoint {
     uint64_t uplink_busy_until;     /* when the uplink's last datagram left */
     bool wide;                      /* every port of addr's IP */
     bool detached;
-    uint8_t sock;                   /* owner's socket handle */
+    uint16_t sock;                  /* owner's socket handle */
 };
+
+_Static_assert(KNIT_SIM_HOST_MAX_SOCKETS <= UINT16_MAX,
+               "an endpoint's sock field holds every socket handle");
 
 enum { KEY_ADDR = 0, KEY_HOST = 1 };
 
@@ -52,6 +55,7 @@ struct packet {
     struct knit_addr src, dst;
     struct knit_sim_natbox *realm;  /* where it travels, NULL: the Internet */
     bool up;                        /* to the gateway realm itself */
+    bool lan;                       /* host to host across realm's LAN */
     size_t len;
     uint8_t data[];
 };

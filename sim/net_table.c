@@ -228,7 +228,8 @@ void net_reap(void *ctx, uint64_t arg)
  * detached and does nothing. */
 static void detach_sockets(struct knit_sim_net *net, struct endpoint *ep)
 {
-    for (int s = 1; s <= KNIT_SIM_HOST_MAX_SOCKETS; s++) {
+    for (int s = knit_sim_host_next_socket(ep->host, 0); s;
+         s = knit_sim_host_next_socket(ep->host, s)) {
         struct knit_addr a;
         if (knit_sim_host_socket_addr(ep->host, s, &a) != KNIT_OK)
             continue;

@@ -204,6 +204,10 @@ int knit_uv_driver_listen(struct knit_uv_driver *drv,
                           const struct knit_addr *local,
                           struct knit_addr *bound)
 {
+    if (drv->closing)
+        return KNIT_E_INVAL;
+    /* A scan of KNIT_UV_MAX_SOCKETS pointers per open: next to the system
+     * calls that follow, nothing. */
     int index = -1;
     for (int i = 0; i < KNIT_UV_MAX_SOCKETS; i++) {
         if (!drv->slots[i]) {
@@ -211,8 +215,8 @@ int knit_uv_driver_listen(struct knit_uv_driver *drv,
             break;
         }
     }
-    if (index < 0 || drv->closing)
-        return KNIT_E_TOO_BIG;
+    if (index < 0)
+        return KNIT_E_LIMIT;
     struct udp_slot *slot = calloc(1, sizeof *slot);
     if (!slot)
         return KNIT_E_NOMEM;

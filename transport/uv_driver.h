@@ -17,7 +17,14 @@
 
 #include "io.h"
 
-#define KNIT_UV_MAX_SOCKETS 64
+/* UDP sockets a driver can have open at once: the node's listening
+ * sockets (KNIT_NODE_MAX_SOCKETS, 8), the 256 extra ones the hard side of a
+ * birthday hole punch across an endpoint-dependent NAT opens for a few
+ * seconds, and room to spare (the simulator's host allows 280). A slot is
+ * one pointer until its socket opens, so the table costs 2.5 KiB beside
+ * the 2 MiB receive buffer; each open socket costs one heap slot and one
+ * file descriptor (the usual soft limit of 1024 leaves room). */
+#define KNIT_UV_MAX_SOCKETS 320
 /* Bytes of datagrams waiting in libuv's send queue before further sends are
  * dropped; UDP may lose packets, and the protocols above recover. */
 #define KNIT_UV_MAX_QUEUED_BYTES (4u << 20)
@@ -48,8 +55,11 @@ void knit_uv_driver_close(struct knit_uv_driver *drv);
 /* Binds a UDP socket on local (an IPv6 socket is IPv6-only so that an IPv4
  * socket can share its port) and starts receiving. *bound gets the address
  * actually bound (the port chosen when local->port is 0). Returns the socket
- * handle or KNIT_E_ADDR_IN_USE, KNIT_E_UNSUPPORTED (no such address family
- * on this host) or KNIT_E_IO. */
+ * handle, the lowest free one in 0..KNIT_UV_MAX_SOCKETS-1, or
+ * KNIT_E_ADDR_IN_USE, KNIT_E_UNSUPPORTED (no such address family on this
+ * host), KNIT_E_LIMIT (KNIT_UV_MAX_SOCKETS open), KNIT_E_INVAL (the driver
+ * is closing), KNIT_E_NOMEM or KNIT_E_IO. io.open_socket returns the same
+ * (binding the unspecified address of the family). */
 int knit_uv_driver_listen(struct knit_uv_driver *drv,
                           const struct knit_addr *local,
                           struct knit_addr *bound);

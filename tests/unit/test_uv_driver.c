@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <cmocka.h>
 
@@ -178,6 +179,86 @@ static void test_io_extras(void **state)
     assert_int_equal(h->events, 1);
 }
 
+/* Makes sure the process may hold need more file descriptors; false if
+ * its hard limit forbids it. */
+static bool room_for_fds(rlim_t need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return false;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+            return false;
+        rl.rlim_cur = need;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            return false;
+    }
+    return true;
+}
+
+#define MANY 300
+
+/* The room a birthday hole punch needs: MANY sockets on 127.0.0.1 port 0,
+ * each reached at its own handle, then up to the limit, where one more is
+ * refused; a closed handle is taken again by the next open, and the io
+ * interface closes them all. */
+static void test_many_sockets(void **state)
+{
+    struct harness *h = *state;
+    if (!room_for_fds(KNIT_UV_MAX_SOCKETS + 64))
+        skip();
+    static struct knit_addr bound[KNIT_UV_MAX_SOCKETS];
+    struct knit_addr want = loopback(0);
+    for (int k = 0; k < MANY; k++) {
+        assert_int_equal(knit_uv_driver_listen(h->drv, &want, &bound[k]), k);
+        assert_true(bound[k].port != 0);
+        for (int j = 0; j < k; j++)
+            assert_int_not_equal(bound[k].port, bound[j].port);
+    }
+
+    /* Handle 0 writes to every other one: each datagram arrives at the
+     * handle of the socket it was sent to. */
+    struct knit_io io;
+    knit_uv_driver_io(h->drv, &io);
+    for (int k = 1; k < MANY; k++) {
+        uint8_t pkt[2] = {(uint8_t)(k & 0xff), (uint8_t)(k >> 8)};
+        assert_int_equal(io.send(io.ctx, 0, &bound[k], pkt, sizeof pkt),
+                         KNIT_OK);
+        run_until_stopped(h);
+        assert_int_equal(h->packets, k);
+        assert_int_equal(h->last_sock, k);
+        assert_true(knit_addr_equal(&h->last_from, &bound[0]));
+        assert_int_equal(h->last_len, sizeof pkt);
+        assert_memory_equal(h->last_pkt, pkt, sizeof pkt);
+    }
+
+    /* Up to the limit; one more is refused, by listen and by the io,
+     * before anything is bound. */
+    for (int k = MANY; k < KNIT_UV_MAX_SOCKETS; k++)
+        assert_int_equal(knit_uv_driver_listen(h->drv, &want, &bound[k]), k);
+    assert_int_equal(knit_uv_driver_listen(h->drv, &want, NULL),
+                     KNIT_E_LIMIT);
+    assert_int_equal(io.open_socket(io.ctx, KNIT_AF_IP4, 0), KNIT_E_LIMIT);
+
+    /* A closed handle is free at once, for the next open. */
+    int freed = 257;
+    io.close_socket(io.ctx, freed);
+    assert_int_equal(io.send(io.ctx, freed, &bound[0], (const uint8_t *)"x",
+                             1),
+                     KNIT_E_INVAL);
+    assert_int_equal(knit_uv_driver_listen(h->drv, &want, &bound[freed]),
+                     freed);
+    assert_int_equal(knit_uv_driver_listen(h->drv, &want, NULL),
+                     KNIT_E_LIMIT);
+
+    /* The io closes them all (libuv releases them in teardown, which
+     * checks that none is left); then handles count from 0 again. */
+    for (int k = 0; k < KNIT_UV_MAX_SOCKETS; k++)
+        io.close_socket(io.ctx, k);
+    io.close_socket(io.ctx, KNIT_UV_MAX_SOCKETS);   /* out of range: no-op */
+    assert_int_equal(knit_uv_driver_listen(h->drv, &want, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +267,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timer_follows_deadline, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_io_extras, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_sockets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
