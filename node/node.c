@@ -13,6 +13,7 @@
 
 #include "node/event.h"
 #include "node/node_internal.h"
+#include "node/node_punch.h"
 #include "node/node_relay.h"
 #include "node/node_traversal.h"
 #include "proto/handshake.h"
@@ -68,6 +69,13 @@ static int env_send(void *ctx, int sock, const struct knit_addr *to,
                     const uint8_t *pkt, size_t len)
 {
     return node_send(ctx, sock, to, pkt, len);
+}
+
+/* Any direct path beats a relay circuit. */
+static int env_path_rank(void *ctx, int sock)
+{
+    (void)ctx;
+    return circuit_is_sock(sock) ? 0 : 1;
 }
 
 static void env_random(void *ctx, uint8_t *buf, size_t len)
@@ -144,6 +152,7 @@ static int new_session(struct knit_node *node, const struct knit_peer_id *peer,
         .drop_index = env_drop_index, .unix_time_us = env_unix_time,
         .event = env_event, .records = node->record_cache,
         .died = env_died, .touched = env_touched,
+        .path_rank = env_path_rank,
     };
     /* The node's receive budget is shared out as sessions come: each gets
      * its default window or what is left, but at least a small one. What
@@ -200,6 +209,7 @@ static void reap_sessions(struct knit_node *node)
         node->in_event++;   /* a new record may be published: no reaping */
         node_relay_session_down(node, s);
         traversal_session_down(node, s);
+        punch_session_down(node, s);
         node->in_event--;
         node->sessions[i] = node->sessions[--node->session_count];
         session_timers_remove(&node->timers, s);
@@ -341,6 +351,8 @@ int knit_node_receive(struct knit_node *node, uint64_t now, int sock,
         /* a PROBE, a DIAL, or anything on the alternate socket */
     } else if (len < 4) {
         err = KNIT_E_TRUNCATED;
+    } else if (pkt[0] == KNIT_PACKET_PUNCH) {
+        err = punch_receive(node, sock, from, pkt, len);
     } else if (pkt[0] == KNIT_PACKET_INITIATION) {
         err = on_initiation(node, sock, from, pkt, len, now);
     } else if ((err = knit_packet_receiver_index(pkt, len, &index)) == 0) {
@@ -382,6 +394,9 @@ uint64_t knit_node_next_deadline(const struct knit_node *node)
     if (t < next)
         next = t;
     t = traversal_deadline(node);
+    if (t < next)
+        next = t;
+    t = punch_deadline(node);
     return t < next ? t : next;
 }
 
@@ -412,6 +427,7 @@ void knit_node_timeout(struct knit_node *node, uint64_t now)
     node_dht_timeout(node, now);
     node_relay_timeout(node, now);
     traversal_timeout(node, now);
+    punch_timeout(node, now);
     node->in_event--;
     reap_sessions(node);
 }
@@ -435,6 +451,7 @@ void node_build_hello(struct knit_node *node)
     if (node->relay && node->relay->serving)
         builtin[builtins++] = KNIT_RELAY_HOP_PROTOCOL;
     builtin[builtins++] = KNIT_IDENTIFY_PROTOCOL;
+    builtin[builtins++] = KNIT_PUNCH_PROTOCOL;
     if (node->traversal && node->traversal->serving_autonat)
         builtin[builtins++] = KNIT_AUTONAT_PROTOCOL;
     for (size_t i = 0; i < builtins; i++)
@@ -540,6 +557,7 @@ void knit_node_free(struct knit_node *node)
     node_dht_free(node);
     node_relay_free(node);
     node_traversal_free(node);
+    node_punch_free(node);
     knit_index_table_free(&node->indices);
     knit_ratelimit_table_free(node->ratelimit);
     if (node->own_record_cache)

@@ -206,9 +206,38 @@ struct knit_node_traversal {
     /* Since the node started, as a relay: circuits opened through us and
      * circuit bytes we copied. */
     uint64_t circuits_relayed_total, bytes_relayed_total;
+    /* Hole punching since the node started: attempts (ours and the
+     * peers'), those that ended on a direct path, those that failed;
+     * probes sent and birthday sockets opened. */
+    uint64_t punch_attempts, punch_direct, punch_failed;
+    uint64_t punch_probes, punch_sockets;
+    /* The gateway's port mapping of our main socket (knit_node_set_mapped),
+     * family 0 if none. */
+    struct knit_addr mapped;
 };
 void knit_node_traversal_status(struct knit_node *node, uint64_t now,
                                 struct knit_node_traversal *out);
+
+/* What hole punching with peer came to: attempts, failures, successes,
+ * the time from the start of the last successful attempt to the direct
+ * path, whether one is under way and why the last one failed ("" if none
+ * did). KNIT_E_NOT_FOUND if the node never punched with peer (or has
+ * forgotten: it remembers the last 64 peers). */
+struct knit_node_punch {
+    uint32_t attempts, failures, successes;
+    uint64_t time_to_direct_us;
+    bool in_progress;
+    char reason[160];
+};
+int knit_node_punch_info(struct knit_node *node,
+                         const struct knit_peer_id *peer,
+                         struct knit_node_punch *out);
+
+/* The gateway mapped our main socket's port (UPnP-IGD, NAT-PMP or PCP) to
+ * mapped; NULL: the mapping is gone. The address is offered to peers as a
+ * hole-punching candidate at once. */
+void knit_node_set_mapped(struct knit_node *node,
+                          const struct knit_addr *mapped, uint64_t now);
 
 /* Dials peer by its signed record (from knit_node_find): every direct
  * address at once, and, when the record lists relayed addresses, a

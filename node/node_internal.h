@@ -27,8 +27,8 @@
 #define NODE_MAX_DHT_QUEUED 256
 #define NODE_MAX_BOOTSTRAP 64
 /* Protocols the node may list in its hello besides the embedder's: ping,
- * bench, dht, relay hop, identify, autonat. */
-#define NODE_BUILTIN_PROTOCOLS 6
+ * bench, dht, relay hop, identify, autonat, punch. */
+#define NODE_BUILTIN_PROTOCOLS 7
 
 struct node_socket {
     int handle;
@@ -120,6 +120,8 @@ struct knit_node {
     struct node_relay *relay;
     /* identify, AutoNAT, what they taught us (node/node_traversal.h) */
     struct node_traversal *traversal;
+    /* hole punching (node/node_punch.h), allocated by the first attempt */
+    struct node_punch *punch;
 };
 
 void node_log(struct knit_node *node, uint64_t now, enum knit_log_level level,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "node/node_internal.h"
+#include "node/node_punch.h"
 #include "node/node_relay.h"
 #include "node/node_traversal.h"
 #include "proto/conn.h"
@@ -22,12 +23,14 @@ void node_on_session_event(struct knit_node *node, struct knit_session *s,
 {
     struct knit_event ev = {
         .peer = knit_session_peer(s), .stream_id = sev->stream_id,
+        .now = node->now,
     };
     switch (sev->type) {
     case KNIT_SESSION_UP:
         node_dht_session_up(node, s);
         node_relay_session_up(node, s);
         traversal_session_up(node, s);
+        punch_path_changed(node, s);
         ev.type = KNIT_EVENT_PEER_UP;
         break;
     case KNIT_SESSION_DOWN:
@@ -35,6 +38,7 @@ void node_on_session_event(struct knit_node *node, struct knit_session *s,
         node_dht_session_down(node, s);
         node_relay_session_down(node, s);
         traversal_session_down(node, s);
+        punch_session_down(node, s);
         ev.type = KNIT_EVENT_PEER_DOWN;
         ev.u.down.error = sev->error;
         ev.u.down.reason = sev->reason;
@@ -43,7 +47,8 @@ void node_on_session_event(struct knit_node *node, struct knit_session *s,
         if (node_services_open(node, s, sev->stream_id, sev->protocol) ||
             node_dht_open(node, s, sev->stream_id, sev->protocol) ||
             node_relay_open(node, s, sev->stream_id, sev->protocol) ||
-            traversal_open(node, s, sev->stream_id, sev->protocol))
+            traversal_open(node, s, sev->stream_id, sev->protocol) ||
+            punch_open(node, s, sev->stream_id, sev->protocol))
             return;
         if (!served_by_embedder(node, sev->protocol)) {
             knit_conn_stream_refuse(knit_session_conn(s), sev->stream_id,
@@ -59,7 +64,7 @@ void node_on_session_event(struct knit_node *node, struct knit_session *s,
     case KNIT_SESSION_STREAM_CLOSED:
         if (node_services_event(node, s, sev) ||
             node_dht_event(node, s, sev) || node_relay_event(node, s, sev) ||
-            traversal_event(node, s, sev))
+            traversal_event(node, s, sev) || punch_event(node, s, sev))
             return;
         ev.type = sev->type == KNIT_SESSION_STREAM_READABLE
                       ? KNIT_EVENT_STREAM_READABLE
@@ -71,6 +76,7 @@ void node_on_session_event(struct knit_node *node, struct knit_session *s,
         ev.u.reset.code = sev->code;
         break;
     case KNIT_SESSION_PATH_CHANGED:
+        punch_path_changed(node, s);
         ev.type = KNIT_EVENT_PATH_CHANGED;
         break;
     default:

@@ -10,6 +10,7 @@
 
 #include "node/autonat_limit.h"
 #include "node/node_internal.h"
+#include "node/node_punch.h"
 #include "node/node_relay.h"
 #include "node/node_traversal.h"
 #include "transport/error.h"
@@ -316,6 +317,29 @@ void knit_node_traversal_status(struct knit_node *node, uint64_t now,
     node_relay_served(node, &out->reservations_served,
                       &out->circuits_served, &out->circuits_relayed_total,
                       &out->bytes_relayed_total);
+    if (t->has_mapped)
+        out->mapped = t->mapped;
+    punch_stats(node, out);
+}
+
+void knit_node_set_mapped(struct knit_node *node,
+                          const struct knit_addr *mapped, uint64_t now)
+{
+    struct node_traversal *t = node->traversal;
+    node->now = now;
+    bool changed = t->has_mapped != (mapped != NULL) ||
+                   (mapped && !knit_addr_equal(&t->mapped, mapped));
+    t->has_mapped = mapped != NULL;
+    if (mapped)
+        t->mapped = *mapped;
+    else
+        memset(&t->mapped, 0, sizeof t->mapped);
+    /* A mapping (or its loss) may change who can reach us: ask AutoNAT
+     * again soon rather than at the next round, up to 10 minutes away.
+     * Its verdict, not the gateway's word, makes the node public. */
+    if (changed && t->autonat_at != KNIT_NO_DEADLINE &&
+        t->autonat_at > now + 2000000ull)
+        t->autonat_at = now + 2000000ull;
 }
 
 /* Found reachable behind a NAT (endpoint-independent filtering, or a

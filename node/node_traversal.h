@@ -80,6 +80,9 @@ struct node_traversal {
     struct knit_reach_verdict verdict;
     struct knit_nat_info nat;         /* as our record says it */
     int alt_sock;                     /* -1: none */
+    /* the gateway's port mapping of our main socket (knit_node_set_mapped) */
+    bool has_mapped;
+    struct knit_addr mapped;
     uint16_t alt_port;
     struct knit_multiaddr listen[KNIT_RECORD_MAX_ADDRS];
     uint8_t listen_count;

@@ -581,6 +581,11 @@ int knit_conn_build_path_packet(struct knit_conn *c, uint64_t now,
     return KNIT_OK;
 }
 
+uint32_t knit_conn_pto_count(const struct knit_conn *c)
+{
+    return knit_recovery_pto_count(c->recovery);
+}
+
 void knit_conn_ping(struct knit_conn *c)
 {
     c->ping_pending = true;

@@ -119,6 +119,9 @@ int knit_conn_build_path_packet(struct knit_conn *conn, uint64_t now,
 void knit_conn_ping(struct knit_conn *conn);
 
 uint64_t knit_conn_next_deadline(const struct knit_conn *conn);
+/* Probe timeouts in a row with nothing acknowledged (RFC 9002 pto_count):
+ * how long the peer has been silent to what we sent. */
+uint32_t knit_conn_pto_count(const struct knit_conn *conn);
 void knit_conn_on_timeout(struct knit_conn *conn, uint64_t now);
 
 /* Streams. Ids are the conn's; errors: KNIT_E_NOT_FOUND for an unknown or

@@ -22,6 +22,7 @@ void knit_session_config_default(struct knit_session_config *cfg)
     cfg->rekey_after_packets = 1ull << 60;
     cfg->keepalive_us = 25 * SECOND;
     cfg->idle_timeout_us = 75 * SECOND;
+    cfg->path_fail_ptos = 2;
     cfg->handshake_retry_us = 1 * SECOND;
     cfg->handshake_retry_max_us = 8 * SECOND;
     cfg->connect_timeout_us = 30 * SECOND;
@@ -594,6 +595,22 @@ uint64_t knit_session_next_deadline(const struct knit_session *s)
     return m->deadline;
 }
 
+/* Data goes unanswered and no other path is left to fall back to: the
+ * peer may have restarted and no longer know our keys (it drops all we
+ * send, and nothing else would tell us before the idle timeout). A
+ * handshake finds out: a restarted peer answers with its new instance and
+ * the session ends at once ("peer restarted"), so that the application
+ * can dial afresh. WireGuard likewise starts a handshake when what it
+ * sent gets no answer. At most one per handshake_retry_max_us. */
+static void maybe_handshake_unanswered(struct knit_session *s, uint64_t now)
+{
+    if (!s->up || s->handshaking || !s->conn ||
+        knit_conn_pto_count(s->conn) < s->cfg.path_fail_ptos + 1 ||
+        now - s->hs_started < s->cfg.handshake_retry_max_us)
+        return;
+    start_handshake(s, now);
+}
+
 void knit_session_on_timeout(struct knit_session *s, uint64_t now)
 {
     session_touch(s);
@@ -625,6 +642,8 @@ void knit_session_on_timeout(struct knit_session *s, uint64_t now)
     if (s->conn)
         knit_conn_on_timeout(s->conn, now);
     session_path_on_timeout(s, now);
+    session_path_check_active(s);
+    maybe_handshake_unanswered(s, now);
     knit_session_flush(s, now);
 }
 

@@ -27,7 +27,9 @@
 #include "proto/record_cache.h"
 #include "transport/io.h"
 
-#define KNIT_SESSION_MAX_PATHS 4
+/* A relay circuit or two, direct candidates being proven, and the path in
+ * use. */
+#define KNIT_SESSION_MAX_PATHS 6
 
 struct knit_session_config {
     uint64_t rekey_after_us;          /* initiator rekeys a keypair this old */
@@ -39,6 +41,10 @@ struct knit_session_config {
     uint64_t handshake_retry_max_us;  /* backoff cap */
     uint64_t connect_timeout_us;      /* give up a first handshake after */
     uint64_t path_retry_us;           /* PATH_CHALLENGE retransmission */
+    /* Consecutive probe timeouts (RFC 9002 PTO) after which the active
+     * path counts as broken and traffic falls back to another validated
+     * one (a relay circuit after a NAT lost the direct mapping). */
+    uint32_t path_fail_ptos;
     struct knit_conn_config conn;
 };
 
@@ -96,6 +102,10 @@ struct knit_session_env {
      * such change, not per call, so an owner with many sessions can
      * recompute only these. May be NULL. */
     void (*touched)(void *ctx, struct knit_session *s);
+    /* How much the owner prefers paths on sock (a direct socket over a
+     * relay circuit, say): a validated path of higher rank takes the
+     * traffic from the active one. May be NULL: all paths rank alike. */
+    int (*path_rank)(void *ctx, int sock);
 };
 
 int knit_session_new(struct knit_session **out,
@@ -163,6 +173,20 @@ struct knit_conn *knit_session_conn(struct knit_session *s);
 /* Closes gracefully: a CLOSE to the peer, then DOWN. */
 void knit_session_close(struct knit_session *s, uint64_t code,
                         const char *reason, uint64_t now);
+
+/* Proves a candidate path the owner has reason to believe in (a hole
+ * punch probe came from it): a PATH_CHALLENGE goes there now and is
+ * retried as for any new path; when the answer comes the path is
+ * validated and, ranking above the active one, takes the traffic. Nothing
+ * is done for a path already validated or being challenged. The owner
+ * bounds how often it calls this: the challenge is full-size and the
+ * address only a claim. Returns 1 when a challenge went out, 0 when the
+ * path was known already, KNIT_E_AGAIN before the session is up or once
+ * it is dead. */
+int knit_session_try_path(struct knit_session *s, int sock,
+                          const struct knit_addr *addr, uint64_t now);
+/* Whether some path of the session goes through sock. */
+bool knit_session_has_path_sock(const struct knit_session *s, int sock);
 
 /* The handle of the active path's sock, as the owner gave it (the owner
  * tells its kinds apart: a relay circuit's, say); -1 before there is an

@@ -115,6 +115,7 @@ void session_send_handshake(struct knit_session *s, const uint8_t *pkt,
                             size_t len);
 uint64_t session_path_deadline(const struct knit_session *s);
 void session_path_on_timeout(struct knit_session *s, uint64_t now);
+void session_path_check_active(struct knit_session *s);
 void session_on_path_challenge(void *ctx, const uint8_t data[8]);
 void session_on_path_response(void *ctx, const uint8_t data[8]);
 

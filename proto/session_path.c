@@ -18,7 +18,23 @@ static int find_path(const struct knit_session *s, int sock,
     return -1;
 }
 
-/* A free slot, else the oldest path that is not the active one. */
+static int rank_of(const struct knit_session *s, int sock)
+{
+    return s->env.path_rank ? s->env.path_rank(s->env.ctx, sock) : 0;
+}
+
+/* Whether path a makes a better victim than path b: unproven paths go
+ * before proven ones (a relay circuit kept as the fallback must not make
+ * room for a candidate that may never answer), then the oldest. */
+static bool better_victim(const struct session_path *a,
+                          const struct session_path *b)
+{
+    if (a->validated != b->validated)
+        return !a->validated;
+    return a->added < b->added;
+}
+
+/* A free slot, else the best victim that is not the active path. */
 static int slot_for_new_path(const struct knit_session *s)
 {
     int victim = -1;
@@ -26,7 +42,7 @@ static int slot_for_new_path(const struct knit_session *s)
         if (!s->paths[i].used)
             return i;
         if (i != s->active &&
-            (victim < 0 || s->paths[i].added < s->paths[victim].added))
+            (victim < 0 || better_victim(&s->paths[i], &s->paths[victim])))
             victim = i;
     }
     return victim;
@@ -157,13 +173,83 @@ void session_on_path_response(void *ctx, const uint8_t data[8])
             continue;
         path->validated = true;
         path->challenging = false;
-        /* Move to it if the peer is sending from there now (it rebound or
-         * a better path came up). */
-        if (s->active < 0 ||
-            path->last_rx >= s->paths[s->active].last_rx)
+        /* Move to it if it ranks above the active path (direct over a
+         * relay), or ranks alike and the peer is sending from there now
+         * (it rebound). */
+        if (s->active < 0) {
+            session_path_activate(s, i);
+            return;
+        }
+        int have = rank_of(s, s->paths[s->active].sock);
+        int got = rank_of(s, path->sock);
+        if (got > have ||
+            (got == have && path->last_rx >= s->paths[s->active].last_rx))
             session_path_activate(s, i);
         return;
     }
+}
+
+int knit_session_try_path(struct knit_session *s, int sock,
+                          const struct knit_addr *addr, uint64_t now)
+{
+    session_touch(s);
+    if (s->dead || !s->up || !s->conn)
+        return KNIT_E_AGAIN;
+    int p = find_path(s, sock, addr);
+    if (p >= 0 && (s->paths[p].validated || s->paths[p].challenging))
+        return 0;
+    if (p < 0) {
+        p = session_path_add(s, sock, addr, false, now);
+        if (p < 0)
+            return p;
+    }
+    /* The owner vouches for the path, so the first challenge may go
+     * before anything authenticated came from there; retries then need
+     * the peer's own packets from it, as for any path. */
+    s->paths[p].fresh = true;
+    send_challenge(s, p, now);
+    knit_session_flush(s, now);
+    return 1;
+}
+
+bool knit_session_has_path_sock(const struct knit_session *s, int sock)
+{
+    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
+        if (s->paths[i].used && s->paths[i].sock == sock)
+            return true;
+    return false;
+}
+
+/* The active path stopped answering: packets sent there went
+ * unacknowledged through path_fail_ptos probe timeouts in a row. Traffic
+ * falls back to the best other validated path (the relay circuit a
+ * punched path came from), and the broken one must prove itself again
+ * before it is used: after a NAT lost its mapping the same address may
+ * come back, and then it is challenged like a new one. */
+void session_path_check_active(struct knit_session *s)
+{
+    if (s->active < 0 || !s->conn || s->cfg.path_fail_ptos == 0 ||
+        knit_conn_pto_count(s->conn) < s->cfg.path_fail_ptos)
+        return;
+    int best = -1;
+    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++) {
+        const struct session_path *path = &s->paths[i];
+        if (i == s->active || !path->used || !path->validated)
+            continue;
+        if (best < 0 || rank_of(s, path->sock) >
+                            rank_of(s, s->paths[best].sock) ||
+            (rank_of(s, path->sock) == rank_of(s, s->paths[best].sock) &&
+             path->last_rx > s->paths[best].last_rx))
+            best = i;
+    }
+    if (best < 0)
+        return;
+    s->paths[s->active].validated = false;
+    s->paths[s->active].challenging = false;
+    s->paths[s->active].fresh = false;
+    s->paths[s->active].rx_bytes = 0;
+    s->paths[s->active].challenge_bytes = 0;
+    session_path_activate(s, best);
 }
 
 /* Handshakes go to the active path, or, before there is one, to every

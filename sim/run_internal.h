@@ -22,6 +22,9 @@
 #define SIM_PORT 4001
 /* A connection attempt that has no echo this long after it started fails. */
 #define SIM_CONNECT_TIMEOUT_US (20ull * 1000000ull)
+/* A connection whose first byte came through a relay waits this long for
+ * hole punching to give it a direct path before it counts as relayed. */
+#define SIM_DIRECT_WAIT_US (30ull * 1000000ull)
 /* After the workload ends, how long answers still in flight may take. */
 #define SIM_DRAIN_US (70ull * 1000000ull)
 #define SIM_NO_OP UINT32_MAX
@@ -37,6 +40,7 @@ enum sim_op_state {
     SIM_OP_FINDING,     /* knit_node_find under way */
     SIM_OP_DIALING,     /* waiting for the session */
     SIM_OP_ECHOING,     /* stream open, waiting for the first byte back */
+    SIM_OP_UPGRADING,   /* echoed through a relay, waiting for a punch */
 };
 
 struct sim_op {
@@ -47,7 +51,8 @@ struct sim_op {
     uint64_t find_handle;
     uint64_t stream_id;
     uint64_t timer;              /* engine handle of the connect timeout */
-    uint64_t direct_us;          /* session up, from started */
+    uint64_t direct_us;          /* direct path, from started */
+    uint64_t first_byte_us;      /* UPGRADING: the echo, from started */
 };
 
 struct sim_node {

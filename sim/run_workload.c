@@ -11,8 +11,11 @@
  * once), then a stream of SIM_ECHO_PROTOCOL that sends one byte, which the
  * target echoes. Time to first byte runs from the start of the lookup to
  * the echo; time to direct path to the session coming up over a direct
- * path. An attempt whose echo came through a relay is "relayed". The dialer disconnects
- * once it has its byte (an application done with a peer). An attempt fails
+ * path, or to hole punching moving it there: an attempt whose echo came
+ * through a relay keeps its session up to SIM_DIRECT_WAIT_US for a punch
+ * and is "direct" if one succeeds, else "relayed". The dialer disconnects
+ * once it has its byte and its final path (an application done with a
+ * peer). An attempt fails
  * when the lookup fails, or when there is no echo within
  * SIM_CONNECT_TIMEOUT_US of the start, or the target leaves first.
  *
@@ -138,6 +141,25 @@ static void on_connect_timeout(void *ctx, uint64_t arg)
                              : KNIT_SIM_FAIL_NO_SESSION);
 }
 
+/* No punch succeeded in time: the attempt ends relayed. */
+static void on_upgrade_timeout(void *ctx, uint64_t arg)
+{
+    struct run *r = ctx;
+    uint32_t i = (uint32_t)arg;
+    struct sim_op *op = &r->op[i];
+    struct sim_node *d = &r->nodes[op->dialer];
+    op->timer = 0;
+    record_connect(r, i, KNIT_SIM_OUTCOME_RELAYED, KNIT_SIM_FAIL_NONE,
+                   op->first_byte_us);
+    if (d->host) {
+        knit_node_disconnect(knit_sim_host_node(d->host),
+                             &r->nodes[op->target].id,
+                             knit_sim_now(r->engine));
+        knit_sim_host_rearm(d->host);
+    }
+    op_release(r, i);
+}
+
 /* ---- starting ops ------------------------------------------------------ */
 
 static bool pick_pair(struct run *r, uint32_t *dialer, uint32_t *target)
@@ -246,7 +268,8 @@ static uint32_t find_op(struct run *r, const struct sim_node *n,
             return i;
         if (state != SIM_OP_FINDING &&
             knit_peer_id_equal(ev->peer, &r->nodes[op->target].id) &&
-            (state == SIM_OP_DIALING || op->stream_id == ev->stream_id))
+            (state == SIM_OP_DIALING || state == SIM_OP_UPGRADING ||
+             op->stream_id == ev->stream_id))
             return i;
     }
     return SIM_NO_OP;
@@ -343,14 +366,36 @@ static void echoed(struct run *r, struct sim_node *d, uint32_t i,
     if (knit_node_stream_read(node, ev->peer, ev->stream_id, buf, sizeof buf,
                               &got, &fin, now) != KNIT_OK || got == 0)
         return;
-    /* Through a relay there is no direct path (yet: hole punching). */
-    bool relayed = knit_node_peer_is_relayed(node, ev->peer);
-    if (relayed)
-        r->op[i].direct_us = KNIT_SIM_NO_TIME;
-    record_connect(r, i,
-                   relayed ? KNIT_SIM_OUTCOME_RELAYED
-                           : KNIT_SIM_OUTCOME_DIRECT,
-                   KNIT_SIM_FAIL_NONE, now - r->op[i].started);
+    struct sim_op *op = &r->op[i];
+    if (knit_node_peer_is_relayed(node, ev->peer)) {
+        /* Hole punching may still give it a direct path: wait for it. */
+        op->state = SIM_OP_UPGRADING;
+        op->first_byte_us = now - op->started;
+        op->direct_us = KNIT_SIM_NO_TIME;
+        if (op->timer)
+            knit_sim_cancel(r->engine, op->timer);
+        op->timer = knit_sim_schedule(r->engine, now + SIM_DIRECT_WAIT_US,
+                                      on_upgrade_timeout, r, i);
+        return;
+    }
+    record_connect(r, i, KNIT_SIM_OUTCOME_DIRECT, KNIT_SIM_FAIL_NONE,
+                   now - op->started);
+    knit_node_disconnect(node, ev->peer, now);
+    op_release(r, i);
+}
+
+/* The session of an attempt waiting for a punch moved to a direct path. */
+static void upgraded(struct run *r, struct sim_node *d, uint32_t i,
+                     const struct knit_event *ev)
+{
+    struct knit_node *node = knit_sim_host_node(d->host);
+    if (knit_node_peer_is_relayed(node, ev->peer))
+        return;
+    uint64_t now = knit_sim_now(r->engine);
+    struct sim_op *op = &r->op[i];
+    op->direct_us = now - op->started;
+    record_connect(r, i, KNIT_SIM_OUTCOME_DIRECT, KNIT_SIM_FAIL_NONE,
+                   op->first_byte_us);
     knit_node_disconnect(node, ev->peer, now);
     op_release(r, i);
 }
@@ -367,6 +412,10 @@ void sim_workload_event(struct run *r, struct sim_node *n,
     case KNIT_EVENT_PEER_UP:
         if ((i = find_op(r, n, SIM_OP_DIALING, ev)) != SIM_NO_OP)
             send_probe(r, n, i);
+        break;
+    case KNIT_EVENT_PATH_CHANGED:
+        if ((i = find_op(r, n, SIM_OP_UPGRADING, ev)) != SIM_NO_OP)
+            upgraded(r, n, i, ev);
         break;
     case KNIT_EVENT_STREAM_READABLE:
         if ((i = find_op(r, n, SIM_OP_ECHOING, ev)) != SIM_NO_OP)

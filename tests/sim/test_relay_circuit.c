@@ -1,7 +1,7 @@
 /* Circuit relay end to end on the virtual network, with real node cores:
  * a public relay R, and hosts A and B behind NAT boxes that drop
- * unsolicited inbound traffic (B's with endpoint-dependent mapping, so no
- * direct path could ever exist). B reserves on R and publishes a relayed
+ * unsolicited inbound traffic, both mapping per destination, so no
+ * direct path can be punched (tests/sim/test_punch.c punches the others). B reserves on R and publishes a relayed
  * address; A reaches B through R by peer ID, and a stream carries data
  * both ways; R, tapped, never sees the data in clear. A dialer asking for
  * a peer without a reservation is refused with the relay's reason. */
@@ -158,7 +158,7 @@ static struct world *world_new(void)
     w->net = net_with(w->e, &c);
     add_host(w, R, addr4(20, 0, 0, 1, 4001), NULL, true);
     add_host(w, A, addr4(192, 168, 1, 2, 4001),
-             box(w, 0, 1, KNIT_MAPPING_ENDPOINT_INDEPENDENT), true);
+             box(w, 0, 1, KNIT_MAPPING_ADDRESS_PORT_DEPENDENT), true);
     add_host(w, B, addr4(192, 168, 1, 2, 4001),
              box(w, 1, 2, KNIT_MAPPING_ADDRESS_PORT_DEPENDENT), true);
     /* C never advertises, so it never asks for a reservation. */

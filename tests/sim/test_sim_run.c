@@ -227,12 +227,13 @@ static void test_mixed_network_is_deterministic(void **state)
     assert_false(same_files(a, c));
     assert_int_equal(ra.events, rb.events);
 
-    /* Public targets: reached directly from every class. A NATed dialer
-     * never reaches a NATed target directly before hole punching exists
-     * (a public dialer sometimes does, over a session the NATed node
-     * opened to it earlier for a DHT query), but through a relay. */
+    /* Public targets: reached directly from every class. NATed pairs:
+     * through a relay first, then direct after hole punching wherever one
+     * side maps endpoint-independently (home, cgn); two endpoint-dependent
+     * NATs (sym to sym) stay relayed. */
     const char *classes[] = {"public", "home", "sym", "cgn"};
     unsigned reached_public = 0, to_public = 0, nat_pairs = 0, relayed = 0;
+    unsigned easy_pairs = 0, easy_direct = 0, connected = 0;
     for (int i = 0; i < 4; i++) {
         unsigned at = 0, di = 0, fa = 0;
         if (matrix_row(a, classes[i], "public", &at, &di, &fa)) {
@@ -241,16 +242,27 @@ static void test_mixed_network_is_deterministic(void **state)
         }
         for (int j = 1; j < 4 && i > 0; j++)
             if (matrix_row(a, classes[i], classes[j], &at, &di, &fa)) {
-                assert_int_equal(di, 0);
+                printf("  %s -> %s: %u attempts, %u direct, %u failed\n",
+                       classes[i], classes[j], at, di, fa);
                 nat_pairs += at;
                 relayed += at - di - fa;
+                connected += at - fa;
+                if (i == 2 && j == 2) {
+                    assert_int_equal(di, 0);
+                } else {
+                    easy_pairs += at - fa;
+                    easy_direct += di;
+                }
             }
     }
     printf("connection attempts to public nodes: %u of %u direct; NAT to "
-           "NAT: %u of %u relayed\n",
-           reached_public, to_public, relayed, nat_pairs);
+           "NAT: %u of %u connected, %u relayed; %u of %u connected pairs "
+           "with an endpoint-independent side direct\n",
+           reached_public, to_public, connected, nat_pairs, relayed,
+           easy_direct, easy_pairs);
     assert_true(nat_pairs > 10);
-    assert_true(relayed * 10 >= nat_pairs * 7);
+    assert_true(connected * 10 >= nat_pairs * 7);
+    assert_true(easy_direct * 10 >= easy_pairs * 9);
     assert_true(to_public > 10);
     /* The misses are churn: a target that restarted while the dialer still
      * held a session to its earlier run (no echo until that session idles
