@@ -218,6 +218,18 @@ static int sender_kind(const struct knit_node *node, const struct knit_addr *a)
     return kind;
 }
 
+/* Helpers exist: a public verdict from other-port answers alone no longer
+ * counts behind a NAT (node_traversal.c, is_public), so whether we are
+ * public is decided again now, not at the next change of the verdict. */
+static void saw_helper(struct knit_node *node)
+{
+    struct node_traversal *t = node->traversal;
+    if (t->helpers_seen)
+        return;
+    t->helpers_seen = true;
+    traversal_changed(node);
+}
+
 static void settle(struct knit_node *node, struct an_pending *p, bool arrived)
 {
     knit_reach_add(node->traversal->reach, &p->server_ip, p->kind, arrived,
@@ -357,13 +369,18 @@ static void on_answer(struct knit_node *node, int i,
     if (!p || m->type != KNIT_AUTONAT_RESULT)
         return;
     if (m->status == KNIT_AUTONAT_SENT) {
-        if (p->kind == KNIT_AUTONAT_KIND_OTHER_IP)
-            t->helpers_seen = true;
         p->sent = true;
         p->deadline = node->now + DIAL_WAIT;
+        if (p->kind == KNIT_AUTONAT_KIND_OTHER_IP)
+            saw_helper(node);
     }
-    else
+    else {
         p->used = false;   /* refused: no evidence either way */
+        if (m->status == KNIT_AUTONAT_NO_HELPER && !t->no_helper_said) {
+            t->no_helper_said = true;
+            traversal_changed(node);
+        }
+    }
 }
 
 /* ---- streams in and out --------------------------------------------------------- */
@@ -497,10 +514,18 @@ bool autonat_packet(struct knit_node *node, int sock,
         if (!p || sock == t->alt_sock)
             return false;
         int sender = sender_kind(node, from);
+        /* A DIAL for a kind-2 request came from a helper, whatever it
+         * proves, and usually before the server's SENT (one hop, not
+         * two), which then finds no pending request. */
+        bool helper = p->kind == KNIT_AUTONAT_KIND_OTHER_IP;
         if (sender == FROM_KNOWN_ENDPOINT) {
             p->used = false;   /* proves nothing */
+            if (helper)
+                saw_helper(node);
             return true;
         }
+        if (helper)
+            saw_helper(node);
         if (sender == FROM_KNOWN_IP)
             p->kind = KNIT_AUTONAT_KIND_OTHER_PORT;
         settle(node, p, true);

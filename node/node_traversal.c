@@ -119,7 +119,8 @@ static bool is_public(const struct knit_node *node)
 {
     const struct node_traversal *t = node->traversal;
     if (t->verdict.reachability == KNIT_REACHABILITY_PUBLIC)
-        return t->verdict.confidence >= 2 || !t->helpers_seen || no_nat(t);
+        return t->verdict.confidence >= 2 || no_nat(t) ||
+               (t->no_helper_said && !t->helpers_seen);
     if (t->verdict.reachability == KNIT_REACHABILITY_PRIVATE)
         return false;
     for (size_t i = 0; i < node->record_addr_count; i++)
@@ -182,9 +183,10 @@ void traversal_changed(struct knit_node *node)
         .filtering = t->verdict.filtering,
         .reachability = t->verdict.reachability,
     };
-    if (t->verdict.reachability != before.reachability ||
-        t->verdict.confidence != before.confidence ||
-        no_nat(t) != no_nat_before) {
+    bool changed = t->verdict.reachability != before.reachability ||
+                   t->verdict.confidence != before.confidence ||
+                   no_nat(t) != no_nat_before;
+    if (changed)
         node_log(node, node->now, KNIT_LOG_INFO,
                  "autonat: reachability %s (confidence %u)",
                  t->verdict.reachability == KNIT_REACHABILITY_PUBLIC
@@ -193,8 +195,9 @@ void traversal_changed(struct knit_node *node)
                      ? "private"
                      : "unknown",
                  t->verdict.confidence);
+    /* is_public also reads helpers_seen, which changes on its own. */
+    if (changed || is_public(node) != t->serving_autonat)
         traversal_apply(node);
-    }
     if (memcmp(&nat, &t->nat, sizeof nat) != 0) {
         t->nat = nat;
         node_resign_soon(node, false);

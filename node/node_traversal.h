@@ -101,6 +101,7 @@ struct node_traversal {
     bool serving_autonat;
     bool push_due;                    /* identify push at the next timeout */
     bool helpers_seen;                /* a kind-2 dial-back was sent */
+    bool no_helper_said;              /* a server answered NO_HELPER */
     /* Endpoints of sessions gone lately: a NAT still lets them in. */
     struct {
         struct knit_addr addr;
