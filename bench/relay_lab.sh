@@ -26,7 +26,8 @@ daemon() {   # HOST LISTEN_IP [BOOTSTRAP]
     local host=$1 ip=$2 args=()
     [ $# -ge 3 ] && args=(--bootstrap "$3")
     lab_spawn "$host" "$LAB_TMP/$host.log" "$knit" daemon --log-level warn \
-        --data-dir "$LAB_TMP/$host" --listen "/ip4/$ip/udp/4001" "${args[@]}"
+        --data-dir "$LAB_TMP/$host" --listen "/ip4/$ip/udp/4001" \
+        --no-port-mapping "${args[@]}"
     lab_wait_for "$LAB_TMP/$host.log" '^running' 10
 }
 daemon pub 203.0.113.10

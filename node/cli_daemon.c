@@ -51,6 +51,11 @@
     "                      outside address before it is trusted, 1 to 16\n" \
     "                      (default 3; fewer do in a network that has fewer,\n" \
     "                      reported with low confidence)\n" \
+    "  --no-port-mapping   do not ask the gateway (PCP, NAT-PMP, UPnP-IGD) to\n" \
+    "                      forward a port to the node; without this it asks\n" \
+    "                      for the main IPv4 socket's port, unless every\n" \
+    "                      IPv4 socket is on loopback, and offers what it\n" \
+    "                      gets to peers for hole punching\n" \
     "  --log-level LEVEL   error, warn, info (default) or debug\n" \
     "  -h, --help          show this help\n"
 
@@ -238,7 +243,7 @@ int knit_cli_daemon(int argc, char **argv)
     enum {
         OPT_DATA_DIR = 256, OPT_LISTEN, OPT_LOG_LEVEL, OPT_KEEPALIVE,
         OPT_BOOTSTRAP, OPT_BOOTSTRAP_FILE, OPT_DHT_MODE, OPT_RELAY_ALLOW,
-        OPT_MIN_OBSERVERS,
+        OPT_MIN_OBSERVERS, OPT_NO_PORT_MAPPING,
     };
     static const struct option longopts[] = {
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -250,6 +255,7 @@ int knit_cli_daemon(int argc, char **argv)
         {"dht-mode", required_argument, NULL, OPT_DHT_MODE},
         {"relay-allow", required_argument, NULL, OPT_RELAY_ALLOW},
         {"min-observers", required_argument, NULL, OPT_MIN_OBSERVERS},
+        {"no-port-mapping", no_argument, NULL, OPT_NO_PORT_MAPPING},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -325,6 +331,9 @@ int knit_cli_daemon(int argc, char **argv)
             opts.min_observers = (uint32_t)v;
             break;
         }
+        case OPT_NO_PORT_MAPPING:
+            opts.no_port_mapping = true;
+            break;
         default:
             return knit_cli_usage_error("daemon", opt, optopt, argv, optind);
         }

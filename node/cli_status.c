@@ -1,6 +1,6 @@
 /* `knit status`: how the Internet sees the running daemon's node, as
- * identify, AutoNAT and its relays taught it (node/daemon_status.c
- * answers). The JSON keys are a stable interface: scripts and the natlab
+ * identify, AutoNAT and its relays taught it, its port mapping and its
+ * hole punching (node/daemon_status.c answers). The JSON keys are a stable interface: scripts and the natlab
  * tests read them; add keys, never rename one. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,8 +17,9 @@
     "Show what the running daemon knows of how the Internet sees it: its\n" \
     "reachability (AutoNAT: can peers it never contacted reach it?), its\n" \
     "NAT's mapping and filtering behaviour (RFC 4787), the addresses other\n" \
-    "peers observe it at, the relayed addresses it holds, and what it\n" \
-    "serves as a relay for others.\n" \
+    "peers observe it at, the relayed addresses it holds, what it serves\n" \
+    "as a relay for others, the port its gateway forwards to it (port\n" \
+    "mapping) and how its hole punching went.\n" \
     "\n" \
     "options:\n" \
     "  --json           print {\"peer_id\": ..., \"reachability\": \"public\",\n" \
@@ -30,10 +31,18 @@
     "                   ..., \"observers\": N, \"trusted\": bool,\n" \
     "                   \"confidence\": C}], \"relays\": [multiaddr, ...],\n" \
     "                   \"reservations_served\": N, \"circuits_served\": N,\n" \
-    "                   \"alt_port\": port or null}, where M and F are\n" \
+    "                   \"alt_port\": port or null, \"port_mapping\":\n" \
+    "                   {\"state\": S, \"method\": \"pcp\", \"nat-pmp\",\n" \
+    "                   \"upnp\" or null, \"external\": multiaddr or null,\n" \
+    "                   \"lease_left_s\": N or null, \"next_try_s\": N or\n" \
+    "                   null, \"error\": text or null}, \"hole_punching\":\n" \
+    "                   {\"attempts\": N, \"direct\": N, \"failed\": N,\n" \
+    "                   \"probes\": N, \"sockets\": N}}, where M and F are\n" \
     "                   \"endpoint-independent\", \"address-dependent\",\n" \
-    "                   \"address-and-port-dependent\" or \"unknown\" and C\n" \
-    "                   is \"none\", \"low\" or \"high\"\n" \
+    "                   \"address-and-port-dependent\" or \"unknown\", C\n" \
+    "                   is \"none\", \"low\" or \"high\", and S is \"off\",\n" \
+    "                   \"searching\", \"mapped\", \"waiting\" (no gateway\n" \
+    "                   answered; next try in next_try_s) or \"stopping\"\n" \
     "  --data-dir DIR   the daemon's data directory (see knit --help)\n" \
     "  -h, --help       show this help\n"
 
@@ -44,6 +53,8 @@ static const char *const behaviour_names[] = {
     "unknown", "endpoint-independent", "address-dependent",
     "address-and-port-dependent"};
 static const char *const confidence_names[] = {"none", "low", "high"};
+static const char *const portmap_state_names[] = {
+    "off", "searching", "mapped", "waiting", "stopping"};
 
 struct status {
     const uint8_t *id;
@@ -52,6 +63,13 @@ struct status {
     uint64_t mapping, mapping_confidence, filtering, filtering_confidence;
     bool behind_nat, sequential;
     uint64_t alt_port, reservations, circuits;
+    /* Port mapping (field 16): absent strings have length 0. */
+    uint64_t pm_state, pm_lease_left_s, pm_next_try_s;
+    const uint8_t *pm_method, *pm_external, *pm_error;
+    size_t pm_method_len, pm_external_len, pm_error_len;
+    /* Hole punching (field 17). */
+    uint64_t punch_attempts, punch_direct, punch_failed, punch_probes;
+    uint64_t punch_sockets;
 };
 
 static void get_status(const struct knit_msg *m, struct status *s)
@@ -69,11 +87,64 @@ static void get_status(const struct knit_msg *m, struct status *s)
     s->alt_port = knit_msg_uint(m, 13);
     s->reservations = knit_msg_uint(m, 14);
     s->circuits = knit_msg_uint(m, 15);
+    /* The schema requires both maps; a failed read leaves them zero. The
+     * strings point into the reply, not into these. */
+    struct knit_msg pm, punch;
+    if (knit_msg_get_map(m, 16, &pm) != KNIT_OK)
+        memset(&pm, 0, sizeof pm);
+    s->pm_state = knit_msg_uint(&pm, 1);
+    s->pm_method = knit_msg_bytes(&pm, 2, &s->pm_method_len);
+    s->pm_external = knit_msg_bytes(&pm, 3, &s->pm_external_len);
+    s->pm_lease_left_s = knit_msg_uint(&pm, 4);
+    s->pm_next_try_s = knit_msg_uint(&pm, 5);
+    s->pm_error = knit_msg_bytes(&pm, 6, &s->pm_error_len);
+    if (knit_msg_get_map(m, 17, &punch) != KNIT_OK)
+        memset(&punch, 0, sizeof punch);
+    s->punch_attempts = knit_msg_uint(&punch, 1);
+    s->punch_direct = knit_msg_uint(&punch, 2);
+    s->punch_failed = knit_msg_uint(&punch, 3);
+    s->punch_probes = knit_msg_uint(&punch, 4);
+    s->punch_sockets = knit_msg_uint(&punch, 5);
 }
 
 static const char *plural(uint64_t n, const char *one, const char *many)
 {
     return n == 1 ? one : many;
+}
+
+/* A str field as JSON, null when absent or empty. */
+static void json_text_or_null(const uint8_t *p, size_t len)
+{
+    if (len)
+        knit_cli_json_bytes(stdout, p, len);
+    else
+        printf("null");
+}
+
+static void json_uint_or_null(bool present, uint64_t v)
+{
+    if (present)
+        printf("%" PRIu64, v);
+    else
+        printf("null");
+}
+
+static void print_portmap_json(const struct status *s)
+{
+    printf(", \"port_mapping\": {\"state\": \"%s\", \"method\": ",
+           portmap_state_names[s->pm_state]);
+    json_text_or_null(s->pm_method, s->pm_method_len);
+    printf(", \"external\": ");
+    json_text_or_null(s->pm_external, s->pm_external_len);
+    printf(", \"lease_left_s\": ");
+    json_uint_or_null(s->pm_state == KNIT_CONTROL_PORTMAP_MAPPED,
+                      s->pm_lease_left_s);
+    printf(", \"next_try_s\": ");
+    json_uint_or_null(s->pm_state == KNIT_CONTROL_PORTMAP_WAITING,
+                      s->pm_next_try_s);
+    printf(", \"error\": ");
+    json_text_or_null(s->pm_error, s->pm_error_len);
+    printf("}");
 }
 
 static void print_json(const struct knit_msg *reply, const struct status *s)
@@ -116,9 +187,15 @@ static void print_json(const struct knit_msg *reply, const struct status *s)
     printf("], \"reservations_served\": %" PRIu64 ", \"circuits_served\": %"
            PRIu64 ", \"alt_port\": ", s->reservations, s->circuits);
     if (s->alt_port)
-        printf("%" PRIu64 "}\n", s->alt_port);
+        printf("%" PRIu64, s->alt_port);
     else
-        printf("null}\n");
+        printf("null");
+    print_portmap_json(s);
+    printf(", \"hole_punching\": {\"attempts\": %" PRIu64 ", \"direct\": %"
+           PRIu64 ", \"failed\": %" PRIu64 ", \"probes\": %" PRIu64
+           ", \"sockets\": %" PRIu64 "}}\n", s->punch_attempts,
+           s->punch_direct, s->punch_failed, s->punch_probes,
+           s->punch_sockets);
 }
 
 static void print_nat_text(const struct status *s)
@@ -186,6 +263,35 @@ static void print_relays_text(const struct knit_msg *reply)
     while (knit_msg_next_bytes(&it, &p, &len) == KNIT_OK);
 }
 
+static void print_portmap_text(const struct status *s)
+{
+    printf("port mapping: ");
+    switch (s->pm_state) {
+    case KNIT_CONTROL_PORTMAP_MAPPED:
+        printf("%.*s by %.*s (lease %" PRIu64 " s left)\n",
+               (int)s->pm_external_len, (const char *)s->pm_external,
+               (int)s->pm_method_len, (const char *)s->pm_method,
+               s->pm_lease_left_s);
+        break;
+    case KNIT_CONTROL_PORTMAP_SEARCHING:
+        printf("asking the gateway (PCP, NAT-PMP, UPnP-IGD)\n");
+        break;
+    case KNIT_CONTROL_PORTMAP_WAITING:
+        printf("no gateway mapped a port; next try in %" PRIu64 " s\n",
+               s->pm_next_try_s);
+        break;
+    case KNIT_CONTROL_PORTMAP_STOPPING:
+        printf("deleting the mapping\n");
+        break;
+    default:
+        printf("off\n");
+        break;
+    }
+    if (s->pm_error_len)
+        printf("  last error: %.*s\n", (int)s->pm_error_len,
+               (const char *)s->pm_error);
+}
+
 static void print_text(const struct knit_msg *reply, const struct status *s)
 {
     printf("peer ID: %.*s\n", (int)s->id_len, (const char *)s->id);
@@ -205,6 +311,14 @@ static void print_text(const struct knit_msg *reply, const struct status *s)
         printf(" (alternate port %" PRIu64 ")\n", s->alt_port);
     else
         printf(" (no alternate port)\n");
+    print_portmap_text(s);
+    printf("hole punching: %" PRIu64 " %s, %" PRIu64 " direct, %" PRIu64
+           " failed (%" PRIu64 " %s, %" PRIu64 " birthday %s)\n",
+           s->punch_attempts, plural(s->punch_attempts, "attempt",
+                                     "attempts"),
+           s->punch_direct, s->punch_failed, s->punch_probes,
+           plural(s->punch_probes, "probe", "probes"), s->punch_sockets,
+           plural(s->punch_sockets, "socket", "sockets"));
 }
 
 int knit_cli_status(int argc, char **argv)

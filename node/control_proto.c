@@ -7,6 +7,17 @@
 #include "proto/peer_id.h"
 #include "proto/record.h"
 
+size_t knit_control_clean_text(char *out, size_t cap, const char *in)
+{
+    size_t n = 0;
+    for (; in[n] && n + 1 < cap; n++) {
+        unsigned char c = (unsigned char)in[n];
+        out[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out[n] = '\0';
+    return n;
+}
+
 /* The request carries only its type. */
 const struct knit_msg_schema knit_control_id_request = {NULL, 0};
 
@@ -88,11 +99,23 @@ const struct knit_msg_schema knit_control_find_response =
 const struct knit_msg_schema knit_control_peers_request = {NULL, 0};
 
 /* KNIT_CONTROL_PEER_ENTRY_MAX is computed from these bounds. */
+static const struct knit_msg_field punch_fields[] = {
+    KNIT_MSG_F_UINT(1, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_UINT(2, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_UINT(3, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_BOOL(4, KNIT_MSG_REQUIRED),
+    KNIT_MSG_F_UINT(5, KNIT_MSG_OPTIONAL, UINT64_MAX),
+    KNIT_MSG_F_STR(6, KNIT_MSG_OPTIONAL, 1, KNIT_CONTROL_PUNCH_REASON_MAX),
+};
+static const struct knit_msg_schema punch_entry =
+    KNIT_MSG_SCHEMA(punch_fields);
+
 static const struct knit_msg_field peer_entry_fields[] = {
     KNIT_MSG_F_STR(1, KNIT_MSG_REQUIRED, 1, KNIT_PEER_ID_TEXT_MAX),
     KNIT_MSG_F_STR(2, KNIT_MSG_REQUIRED, 1, 16),
     KNIT_MSG_F_STR(3, KNIT_MSG_REQUIRED, 1, KNIT_MA_TEXT_MAX - 1),
     KNIT_MSG_F_UINT(4, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_MAP(5, KNIT_MSG_OPTIONAL, &punch_entry),
 };
 static const struct knit_msg_schema peer_entry =
     KNIT_MSG_SCHEMA(peer_entry_fields);
@@ -140,6 +163,27 @@ static const struct knit_msg_field observed_fields[] = {
 static const struct knit_msg_schema observed_entry =
     KNIT_MSG_SCHEMA(observed_fields);
 
+static const struct knit_msg_field portmap_fields[] = {
+    KNIT_MSG_F_UINT(1, KNIT_MSG_REQUIRED, KNIT_CONTROL_PORTMAP_STOPPING),
+    KNIT_MSG_F_STR(2, KNIT_MSG_OPTIONAL, 1, 16),
+    KNIT_MSG_F_STR(3, KNIT_MSG_OPTIONAL, 1, KNIT_MA_TEXT_MAX - 1),
+    KNIT_MSG_F_UINT(4, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_UINT(5, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_STR(6, KNIT_MSG_REQUIRED, 0, KNIT_CONTROL_PORTMAP_ERROR_MAX),
+};
+static const struct knit_msg_schema portmap_status =
+    KNIT_MSG_SCHEMA(portmap_fields);
+
+static const struct knit_msg_field punching_fields[] = {
+    KNIT_MSG_F_UINT(1, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_UINT(2, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_UINT(3, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_UINT(4, KNIT_MSG_REQUIRED, UINT64_MAX),
+    KNIT_MSG_F_UINT(5, KNIT_MSG_REQUIRED, UINT64_MAX),
+};
+static const struct knit_msg_schema punching_status =
+    KNIT_MSG_SCHEMA(punching_fields);
+
 /* The enums are bounded by their last value, so a CLI never has to name a
  * value it does not know. */
 static const struct knit_msg_field status_response_fields[] = {
@@ -161,6 +205,8 @@ static const struct knit_msg_field status_response_fields[] = {
     KNIT_MSG_F_UINT(13, KNIT_MSG_REQUIRED, UINT16_MAX),
     KNIT_MSG_F_UINT(14, KNIT_MSG_REQUIRED, UINT32_MAX),
     KNIT_MSG_F_UINT(15, KNIT_MSG_REQUIRED, UINT32_MAX),
+    KNIT_MSG_F_MAP(16, KNIT_MSG_REQUIRED, &portmap_status),
+    KNIT_MSG_F_MAP(17, KNIT_MSG_REQUIRED, &punching_status),
 };
 const struct knit_msg_schema knit_control_status_response =
     KNIT_MSG_SCHEMA(status_response_fields);

@@ -16,15 +16,19 @@
  * at most one entry per bucket. */
 #define KNIT_CONTROL_MAX_PEERS 1024
 #define KNIT_CONTROL_MAX_BUCKETS 256
+/* The longest hole-punching failure reason a peers entry carries (the
+ * node keeps 159 bytes: struct knit_node_punch). */
+#define KNIT_CONTROL_PUNCH_REASON_MAX 159
 /* Bound on one entry of a peers response as the schema allows it: fixmap
- * header 1, four one-byte keys 4, peer ID str8 2+64, path fixstr 1+16,
- * address str8 2+255, RTT uint64 9 = 354 bytes (tests/unit/
- * test_control_proto.c encodes the worst case). */
-#define KNIT_CONTROL_PEER_ENTRY_MAX 354
-/* The largest body is a full peers response: 1024 entries of at most 354
- * bytes plus a few bytes around them, 362 503 bytes; rounded up, well under
+ * header 1, five one-byte keys 5, peer ID str8 2+64, path fixstr 1+16,
+ * address str8 2+255, RTT uint64 9, and the punch map: fixmap header 1,
+ * six keys 6, three uint32 15, a bool 1, a uint64 9, reason str8 2+159
+ * = 548 bytes (tests/unit/test_control_proto.c encodes the worst case). */
+#define KNIT_CONTROL_PEER_ENTRY_MAX 548
+/* The largest body is a full peers response: 1024 entries of at most 548
+ * bytes plus a few bytes around them, 561 159 bytes; rounded up, well under
  * KNIT_MSG_MAX_CEILING. Requests are far smaller. */
-#define KNIT_CONTROL_MAX_MSG (384 * 1024)
+#define KNIT_CONTROL_MAX_MSG (576 * 1024)
 
 /* Multiaddr text of a ping or bench target: a full /ip4|ip6/<ip>/udp/<port>
  * /p2p/<id>, or a bare /p2p/<id> that the daemon first finds in the DHT. */
@@ -63,7 +67,15 @@ enum knit_control_type {
                                       (/ip4/../udp/..; relayed: <relay
                                       endpoint>/p2p/<relay>/p2p-circuit),
                                       4: smoothed RTT µs,
-                                      0 = not measured yet}], at most
+                                      0 = not measured yet, 5: hole
+                                      punching with the peer, absent if the
+                                      node never punched with it: {1:
+                                      attempts, 2: successes, 3: failures,
+                                      4: one under way (bool), 5: µs from
+                                      the start of the last successful
+                                      attempt to the direct path (absent:
+                                      none succeeded), 6: why the last one
+                                      failed (absent: none did)}}], at most
                                       KNIT_CONTROL_MAX_PEERS */
     /* dht table: how full the routing table is */
     KNIT_CTL_DHT_TABLE_REQUEST = 12,  /* no fields */
@@ -86,7 +98,19 @@ enum knit_control_type {
                                       (bool), 4: confidence}], 12: [our
                                       relayed multiaddr text], 13: alternate
                                       port (0: none), 14: reservations and
-                                      15: circuits served as a relay.
+                                      15: circuits served as a relay,
+                                      16: the gateway port mapping {1: state
+                                      KNIT_CONTROL_PORTMAP_*, 2: method
+                                      "pcp", "nat-pmp" or "upnp" (absent:
+                                      none), 3: external address as
+                                      multiaddr text (absent: none), 4:
+                                      lease seconds left (0: none), 5:
+                                      seconds to the next search (0: none),
+                                      6: the latest failure ("" if none)},
+                                      17: hole punching since the start {1:
+                                      attempts, 2: ended direct, 3: failed,
+                                      4: probes sent, 5: birthday sockets
+                                      opened}.
                                       Enums as proto/record.h numbers them;
                                       confidences of mapping, filtering and
                                       addresses 0 none, 1 low, 2 high */
@@ -99,6 +123,17 @@ enum knit_control_type {
  * addresses (the node reports fewer; node/daemon_status.c checks). */
 #define KNIT_CONTROL_MAX_OBSERVED 16
 #define KNIT_CONTROL_MAX_RELAYS 16
+/* Port mapping states in a status response (field 16, key 1). */
+enum knit_control_portmap_state {
+    KNIT_CONTROL_PORTMAP_OFF = 0,       /* --no-port-mapping, nothing to
+                                           map, or it could not start */
+    KNIT_CONTROL_PORTMAP_SEARCHING = 1, /* asking the gateway */
+    KNIT_CONTROL_PORTMAP_MAPPED = 2,    /* holding a mapping */
+    KNIT_CONTROL_PORTMAP_WAITING = 3,   /* no gateway answered; retrying */
+    KNIT_CONTROL_PORTMAP_STOPPING = 4,  /* deleting it at shutdown */
+};
+/* The longest failure text of a port mapping (KNIT_PORTMAP_ERROR_MAX - 1). */
+#define KNIT_CONTROL_PORTMAP_ERROR_MAX 255
 #define KNIT_CONTROL_MODE_SERVER "server"
 #define KNIT_CONTROL_MODE_CLIENT "client"
 
@@ -109,6 +144,12 @@ enum knit_control_type {
  * (dht/lookup.h), plus room for the daemon to answer. A ping or bench of a
  * bare /p2p/<id> adds this to its wait for the session. */
 #define KNIT_CONTROL_FIND_TIMEOUT_MS 75000
+
+/* Copies the NUL-terminated text in into out (cap >= 1) for a str field,
+ * cut to cap - 1 bytes, with every byte outside printable ASCII replaced
+ * by '?': reasons that came from the network (a gateway's answer) are then
+ * valid UTF-8 and print safely. Returns the length written. */
+size_t knit_control_clean_text(char *out, size_t cap, const char *in);
 
 extern const struct knit_msg_schema knit_control_id_request;
 extern const struct knit_msg_schema knit_control_id_response;

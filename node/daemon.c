@@ -13,6 +13,7 @@
 #include "control_proto.h"
 #include "daemon_dht.h"
 #include "daemon_ops.h"
+#include "daemon_portmap.h"
 #include "daemon_status.h"
 #include "datadir.h"
 #include "keyfile.h"
@@ -30,6 +31,7 @@ struct daemon {
     struct knit_control *control;
     struct knit_daemon_ops *ops;
     struct knit_daemon_dht *dht;
+    struct knit_daemon_portmap *portmap;
     struct knit_addr bound[KNIT_DAEMON_MAX_LISTEN];
     size_t bound_count;
     /* The addresses others can dial us at, as multiaddr text with /p2p. */
@@ -98,6 +100,10 @@ static void on_signal(uv_signal_t *sig, int signum)
     printf("received %s, shutting down\n",
            signum == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
+    /* First: it stops calling into the node, and deleting the mapping at
+     * the gateway gets the most time while the rest closes. */
+    knit_daemon_portmap_close(d->portmap);
+    d->portmap = NULL;
     knit_daemon_ops_close(d->ops);
     d->ops = NULL;
     knit_daemon_dht_close(d->dht);   /* saves the table one last time */
@@ -263,11 +269,16 @@ static int on_control_request(void *ctx, struct knit_control_client *client,
         rc = knit_msg_decode(body, len, &knit_control_peers_request, &msg);
         return rc < 0 ? rc : knit_daemon_answer_peers(d->node, out, cap,
                                                       out_len);
-    case KNIT_CTL_STATUS_REQUEST:
+    case KNIT_CTL_STATUS_REQUEST: {
         rc = knit_msg_decode(body, len, &knit_control_status_request, &msg);
-        return rc < 0 ? rc : knit_daemon_answer_status(
-                                 d->node, knit_uv_driver_now(d->driver), out,
-                                 cap, out_len);
+        if (rc < 0)
+            return rc;
+        struct knit_daemon_portmap_info portmap;
+        knit_daemon_portmap_info(d->portmap, &portmap);
+        return knit_daemon_answer_status(d->node,
+                                         knit_uv_driver_now(d->driver),
+                                         &portmap, out, cap, out_len);
+    }
     case KNIT_CTL_DHT_TABLE_REQUEST:
         rc = knit_msg_decode(body, len, &knit_control_dht_table_request,
                              &msg);
@@ -424,6 +435,13 @@ int knit_daemon_run(const struct knit_daemon_options *opts)
                    opts->bootstrap_count == 1 ? "" : "s");
         else
             printf("no bootstrap peers configured\n");
+        /* After the sockets are bound: it maps the main IPv4 socket's
+         * port. Without it the node runs on, and status says off. */
+        if (knit_daemon_portmap_start(&d.portmap, &d.loop, d.node, d.driver,
+                                      d.bound, d.bound_count,
+                                      !opts->no_port_mapping,
+                                      opts->log_level) != KNIT_OK)
+            fprintf(stderr, "knit: [warn] port mapping: out of memory\n");
         printf("running; stop with Ctrl-C (SIGINT) or SIGTERM\n");
     } else {
         knit_daemon_ops_close(d.ops);

@@ -31,6 +31,8 @@ struct knit_daemon_options {
     struct knit_peer_id relay_allow[KNIT_DAEMON_MAX_RELAY_ALLOW];
     size_t relay_allow_count;
     uint32_t min_observers;                /* 0 = the node's default (3) */
+    /* --no-port-mapping: never ask the gateway (node/daemon_portmap.h). */
+    bool no_port_mapping;
 };
 
 /* Runs the daemon; returns a process exit code (0 after a clean shutdown). */

@@ -188,6 +188,31 @@ static void path_text(const struct knit_node_peer *p, char *out, size_t cap)
         snprintf(out, cap, "-");
 }
 
+_Static_assert(sizeof(((struct knit_node_punch *)0)->reason) - 1 <=
+                   KNIT_CONTROL_PUNCH_REASON_MAX,
+               "a peers entry must hold the whole punch failure reason");
+
+/* Field 5 of a peers entry: what hole punching with the peer came to (the
+ * field is left out when the node never punched with it). */
+static void put_punch(struct knit_msg_writer *w,
+                      const struct knit_node_punch *p)
+{
+    char reason[KNIT_CONTROL_PUNCH_REASON_MAX + 1];
+    size_t reason_len = knit_control_clean_text(reason, sizeof reason,
+                                                p->reason);
+    bool timed = p->successes > 0;
+    knit_msg_put_map_begin(w, 5, 4 + timed + (reason_len > 0));
+    knit_msg_put_uint(w, 1, p->attempts);
+    knit_msg_put_uint(w, 2, p->successes);
+    knit_msg_put_uint(w, 3, p->failures);
+    knit_msg_put_bool(w, 4, p->in_progress);
+    if (timed)
+        knit_msg_put_uint(w, 5, p->time_to_direct_us);
+    if (reason_len)
+        knit_msg_put_str(w, 6, reason, reason_len);
+    knit_msg_map_end(w);
+}
+
 int knit_daemon_answer_peers(struct knit_node *node, uint8_t *out,
                              size_t cap, size_t *out_len)
 {
@@ -205,11 +230,16 @@ int knit_daemon_answer_peers(struct knit_node *node, uint8_t *out,
                                             : KNIT_CONTROL_PATH_DIRECT;
         knit_peer_id_to_text(&peers[i].id, id, sizeof id);
         path_text(&peers[i], addr, sizeof addr);
-        knit_msg_add_map_begin(&w, 4);
+        struct knit_node_punch punch;
+        bool punched = knit_node_punch_info(node, &peers[i].id, &punch) ==
+                       KNIT_OK;
+        knit_msg_add_map_begin(&w, 4 + punched);
         knit_msg_put_str(&w, 1, id, strlen(id));
         knit_msg_put_str(&w, 2, path, strlen(path));
         knit_msg_put_str(&w, 3, addr, strlen(addr));
         knit_msg_put_uint(&w, 4, peers[i].srtt_us);
+        if (punched)
+            put_punch(&w, &punch);
         knit_msg_map_end(&w);
     }
     knit_msg_array_end(&w);

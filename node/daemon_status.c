@@ -64,7 +64,52 @@ static void put_relays(struct knit_msg_writer *w,
     knit_msg_array_end(w);
 }
 
+_Static_assert(sizeof(((struct knit_daemon_portmap_info *)0)->error) - 1 <=
+                   KNIT_CONTROL_PORTMAP_ERROR_MAX,
+               "a status response must hold the port mapping's error");
+
+/* Field 16: the optional method and address are left out when there are
+ * none (the CLI prints null). */
+static void put_portmap(struct knit_msg_writer *w,
+                        const struct knit_daemon_portmap_info *pm)
+{
+    char ext[KNIT_MA_TEXT_MAX] = "", method[sizeof pm->method];
+    char error[KNIT_CONTROL_PORTMAP_ERROR_MAX + 1];
+    struct knit_multiaddr ma;
+    if (pm->external.family &&
+        (knit_multiaddr_from_socket(&ma, &pm->external, NULL) != KNIT_OK ||
+         knit_multiaddr_format(&ma, ext, sizeof ext) != KNIT_OK))
+        ext[0] = '\0';
+    size_t method_len = knit_control_clean_text(method, sizeof method,
+                                                pm->method);
+    size_t error_len = knit_control_clean_text(error, sizeof error,
+                                               pm->error);
+    knit_msg_put_map_begin(w, 16, 4 + (method_len > 0) + (ext[0] != '\0'));
+    knit_msg_put_uint(w, 1, pm->state);
+    if (method_len)
+        knit_msg_put_str(w, 2, method, method_len);
+    if (ext[0])
+        knit_msg_put_str(w, 3, ext, strlen(ext));
+    knit_msg_put_uint(w, 4, pm->lease_left_s);
+    knit_msg_put_uint(w, 5, pm->next_try_s);
+    knit_msg_put_str(w, 6, error, error_len);
+    knit_msg_map_end(w);
+}
+
+static void put_punching(struct knit_msg_writer *w,
+                         const struct knit_node_traversal *t)
+{
+    knit_msg_put_map_begin(w, 17, 5);
+    knit_msg_put_uint(w, 1, t->punch_attempts);
+    knit_msg_put_uint(w, 2, t->punch_direct);
+    knit_msg_put_uint(w, 3, t->punch_failed);
+    knit_msg_put_uint(w, 4, t->punch_probes);
+    knit_msg_put_uint(w, 5, t->punch_sockets);
+    knit_msg_map_end(w);
+}
+
 int knit_daemon_answer_status(struct knit_node *node, uint64_t now,
+                              const struct knit_daemon_portmap_info *portmap,
                               uint8_t *out, size_t cap, size_t *out_len)
 {
     struct knit_node_traversal t;
@@ -73,7 +118,7 @@ int knit_daemon_answer_status(struct knit_node *node, uint64_t now,
     knit_peer_id_to_text(knit_node_peer_id(node), id, sizeof id);
     struct knit_msg_writer w;
     knit_msg_writer_init(&w, out, cap);
-    knit_msg_begin(&w, KNIT_CTL_STATUS_RESPONSE, 15);
+    knit_msg_begin(&w, KNIT_CTL_STATUS_RESPONSE, 17);
     knit_msg_put_str(&w, 1, id, strlen(id));
     knit_msg_put_uint(&w, 2, t.reachability);
     knit_msg_put_uint(&w, 3, t.reachability_confidence);
@@ -89,5 +134,7 @@ int knit_daemon_answer_status(struct knit_node *node, uint64_t now,
     knit_msg_put_uint(&w, 13, t.alt_port);
     knit_msg_put_uint(&w, 14, t.reservations_served);
     knit_msg_put_uint(&w, 15, t.circuits_served);
+    put_portmap(&w, portmap);
+    put_punching(&w, &t);
     return knit_msg_end(&w, out_len);
 }

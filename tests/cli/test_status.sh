@@ -4,8 +4,10 @@
 # first: the status text and its JSON keys and values (the keys the
 # traversal issue fixes), each node's own address as observed by its peers
 # (identify), a mapping seen without a NAT, and direct paths in
-# `knit peers --json`. Also the usage errors and the answer when no
-# daemon runs.
+# `knit peers --json`; port mapping "off" (loopback has nothing to map;
+# daemon 2 also says --no-port-mapping) and hole punching never needed
+# (every counter 0, no peer's "punch"). Also the usage errors, the --help
+# texts and the answer when no daemon runs.
 set -u
 knit=$1
 tmp=$(mktemp -d /tmp/knit-status.XXXXXX)
@@ -37,8 +39,20 @@ check "knit status with an argument is a usage error ($(cat "$tmp/err"))" $?
 [ $? -eq 2 ] && grep -q "unknown option --bogus" "$tmp/err"
 check "knit status --bogus is a usage error ($(cat "$tmp/err"))" $?
 out=$("$knit" status --help)
-[ $? -eq 0 ] && [[ $out == usage:* ]] && grep -q '"observed_addrs"' <<<"$out"
+[ $? -eq 0 ] && [[ $out == usage:* ]] && grep -q '"observed_addrs"' <<<"$out" &&
+    grep -q '"port_mapping"' <<<"$out" && grep -q '"hole_punching"' <<<"$out" &&
+    grep -q '"lease_left_s"' <<<"$out"
 check "knit status --help documents the JSON keys" $?
+out=$("$knit" peers --help)
+[ $? -eq 0 ] && grep -q '"punch"' <<<"$out" && grep -q '"time_to_direct_ms"' <<<"$out" &&
+    grep -q '"last_failure"' <<<"$out"
+check "knit peers --help documents the punch keys" $?
+out=$("$knit" daemon --help)
+[ $? -eq 0 ] && grep -q -- '--no-port-mapping' <<<"$out"
+check "knit daemon --help documents --no-port-mapping" $?
+"$knit" daemon --no-port-mapping=yes --data-dir "$tmp/none" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "no-port-mapping" "$tmp/err"
+check "--no-port-mapping takes no value ($(cat "$tmp/err"))" $?
 "$knit" --help | grep -q '^  status '
 check "knit --help lists status" $?
 
@@ -62,9 +76,15 @@ start_daemon 0
 boot=$("$knit" id --data-dir "$tmp/n0" | sed -n 2p)
 start_daemon 1 "$boot"
 # The traversal options are taken (their effect is in the unit and sim
-# tests): daemon 2 trusts one observer and relays for daemon 0 unlimited.
+# tests): daemon 2 trusts one observer, relays for daemon 0 unlimited and
+# does not map a port.
 start_daemon 2 "$boot" --min-observers 1 \
-    --relay-allow "$("$knit" id --data-dir "$tmp/n0" | sed -n 1p)"
+    --relay-allow "$("$knit" id --data-dir "$tmp/n0" | sed -n 1p)" \
+    --no-port-mapping
+grep -q '^port mapping: off (no IPv4 socket beyond loopback)$' "$tmp/n0.log"
+check "daemon 0 on loopback says port mapping is off and why" $?
+grep -q '^port mapping: off (--no-port-mapping)$' "$tmp/n2.log"
+check "daemon 2 says --no-port-mapping turned port mapping off" $?
 declare -a ids addrs
 for i in 0 1 2; do
     ids[$i]=$("$knit" id --data-dir "$tmp/n$i" | sed -n 1p)
@@ -103,6 +123,12 @@ assert nat["behind_nat"] is False, "behind_nat"
 for k in ("reservations_served", "circuits_served"):
     assert isinstance(s[k], int) and s[k] >= 0, k
 assert s["alt_port"] is None or 0 < s["alt_port"] < 65536, "alt_port"
+# Loopback: nothing to map, and every peer is direct without punching.
+assert s["port_mapping"] == {"state": "off", "method": None, "external": None,
+                             "lease_left_s": None, "next_try_s": None,
+                             "error": None}, "port_mapping"
+assert s["hole_punching"] == {"attempts": 0, "direct": 0, "failed": 0,
+                              "probes": 0, "sockets": 0}, "hole_punching"
 '
 for i in 0 1 2; do
     # Identify runs as each session comes up; give it a few seconds.
@@ -124,8 +150,13 @@ out=$("$knit" status --data-dir "$tmp/n1")
     grep -q '^observed addresses:$' <<<"$out" &&
     grep -Eq "^  ${addrs[1]}  [0-9]+ observers?  trusted" <<<"$out" &&
     grep -Eq '^relays in use: none$' <<<"$out" &&
-    grep -Eq '^relay service: [0-9]+ reservations?, [0-9]+ circuits? served \((alternate port [0-9]+|no alternate port)\)$' <<<"$out"
+    grep -Eq '^relay service: [0-9]+ reservations?, [0-9]+ circuits? served \((alternate port [0-9]+|no alternate port)\)$' <<<"$out" &&
+    grep -q '^port mapping: off$' <<<"$out" &&
+    grep -q '^hole punching: 0 attempts, 0 direct, 0 failed (0 probes, 0 birthday sockets)$' <<<"$out"
 check "knit status text ($out)" $?
+out=$("$knit" status --data-dir "$tmp/n2")
+grep -q '^port mapping: off$' <<<"$out"
+check "knit status text with --no-port-mapping ($out)" $?
 
 # Node 0 has a session with both others, all direct.
 out=$("$knit" peers --json --data-dir "$tmp/n0")
@@ -135,8 +166,9 @@ d = json.loads(sys.argv[1])
 want = {sys.argv[2]: sys.argv[3], sys.argv[4]: sys.argv[5]}
 assert len(d) == 2, "two peers"
 for p in d:
-    assert set(p) == {"peer_id", "path", "addr", "rtt_ms"}, sorted(p)
+    assert set(p) == {"peer_id", "path", "addr", "rtt_ms", "punch"}, sorted(p)
     assert p["path"] == "direct", p["path"]
+    assert p["punch"] is None, "punch %r" % p["punch"]
     assert want[p["peer_id"]] == p["addr"], p["addr"]
     assert p["rtt_ms"] is None or p["rtt_ms"] >= 0
 ' "$out" "${ids[1]}" "${addrs[1]}" "${ids[2]}" "${addrs[2]}"

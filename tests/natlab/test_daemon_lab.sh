@@ -18,7 +18,7 @@ lab_link a 203.0.113.1/24 b 203.0.113.2/24
 dir1=$LAB_TMP/node1
 dir2=$LAB_TMP/node2
 lab_spawn a "$LAB_TMP/d1.log" "$knit" daemon --data-dir "$dir1" \
-    --listen /ip4/203.0.113.1/udp/4001 --log-level debug
+    --listen /ip4/203.0.113.1/udp/4001 --log-level debug --no-port-mapping
 pid1=$LAB_LAST_PID
 lab_wait_for "$LAB_TMP/d1.log" '^running' 10
 
@@ -35,7 +35,7 @@ grep -q "^  /ip4/203.0.113.1/udp/4001/p2p/$id1\$" "$LAB_TMP/d1.log" ||
 lab_exec b bash -c 'printf knit-lab > /dev/udp/203.0.113.1/4001'
 lab_wait_for "$LAB_TMP/d1.log" 'dropped 8-byte packet from 203\.0\.113\.2:[0-9]+' 5
 
-lab_spawn a "$LAB_TMP/d2.log" "$knit" daemon --data-dir "$dir2"
+lab_spawn a "$LAB_TMP/d2.log" "$knit" daemon --data-dir "$dir2" --no-port-mapping
 pid2=$LAB_LAST_PID
 lab_wait_for "$LAB_TMP/d2.log" '^running' 10
 grep -Eq '^port 4001 is taken; listening on port [0-9]+ instead' "$LAB_TMP/d2.log" ||

@@ -11,9 +11,9 @@ lab_host b
 lab_link a 203.0.113.1/24 b 203.0.113.2/24
 
 lab_spawn a "$LAB_TMP/a.log" "$knit" daemon --data-dir "$LAB_TMP/a" \
-    --listen /ip4/203.0.113.1/udp/4001
+    --listen /ip4/203.0.113.1/udp/4001 --no-port-mapping
 lab_spawn b "$LAB_TMP/b.log" "$knit" daemon --data-dir "$LAB_TMP/b" \
-    --listen /ip4/203.0.113.2/udp/4001
+    --listen /ip4/203.0.113.2/udp/4001 --no-port-mapping
 lab_wait_for "$LAB_TMP/a.log" '^running' 10
 lab_wait_for "$LAB_TMP/b.log" '^running' 10
 b_id=$("$knit" id --data-dir "$LAB_TMP/b" | head -n 1)

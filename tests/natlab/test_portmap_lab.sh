@@ -12,7 +12,10 @@
 #   - a gateway that stops answering: stop still ends within ~2 s (the
 #     deletion is given up on), and a search reports each method's reason;
 #   - a gateway without NAT-PMP/PCP: the client falls back to UPnP and says
-#     why PCP and NAT-PMP failed.
+#     why PCP and NAT-PMP failed;
+#   - knit daemon on the host maps its port by PCP and shows it in `knit
+#     status`, is reached through it, and deletes it when stopped (in
+#     < 3 s); with --no-port-mapping it leaves the gateway alone.
 # miniupnpd refuses to map when its WAN address looks private, and the
 # lab's public addresses are documentation ranges it counts as such; a
 # STUN server in the lab (stun_server.py, with CHANGE-REQUEST) lets it
@@ -211,6 +214,61 @@ renewals=$(field "$PROBE_LOG" stopping renewals)
 grep -q 'portmap: deleted the mapping' "$PROBE_LOG" || lab_fail "renewed mapping not deleted"
 echo "renewal: 10 s lease renewed $renewals times in 15 s, still reachable at 13 s"
 
+# --- the daemon: knit status shows the mapping, stop deletes it ------------
+# knit daemon on h1 maps its socket's port by PCP, says so in its log and
+# in `knit status`; a datagram from the Internet to the mapping reaches it
+# (the daemon drops it, logging the source at debug); SIGTERM deletes the
+# mapping and the daemon exits 0 within 3 s. With --no-port-mapping the
+# same daemon leaves the gateway alone.
+knit=$LAB_KNIT
+[ -x "$knit" ] || lab_fail "no knit binary given (argument 1)"
+# pm_json DIR EXPR: a value of the daemon's status "port_mapping" (s).
+pm_json() {
+    "$knit" status --json --data-dir "$1" |
+        python3 -c "import json, sys; s = json.load(sys.stdin)['port_mapping']; print($2)"
+}
+lab_spawn h1 "$LAB_TMP/daemon-pm.log" "$knit" daemon --data-dir "$LAB_TMP/kpm" \
+    --listen /ip4/10.1.1.2/udp/4108 --log-level debug
+DAEMON_PID=$LAB_LAST_PID
+lab_wait_for "$LAB_TMP/daemon-pm.log" '^running' 10
+grep -q '^port mapping: asking the gateway to forward UDP port 4108$' "$LAB_TMP/daemon-pm.log" ||
+    lab_fail "the daemon did not say it asks for port 4108"
+lab_wait_for "$LAB_TMP/daemon-pm.log" 'port mapping: /ip4/203\.0\.113\.1/udp/4108 \(pcp\) is offered' 20
+state=$(pm_json "$LAB_TMP/kpm" 's["state"], s["method"], s["external"], s["lease_left_s"] > 0, s["next_try_s"]')
+[ "$state" = "mapped pcp /ip4/203.0.113.1/udp/4108 True None" ] ||
+    lab_fail "knit status --json port_mapping: $state"
+"$knit" status --data-dir "$LAB_TMP/kpm" |
+    grep -Eq '^port mapping: /ip4/203\.0\.113\.1/udp/4108 by pcp \(lease [0-9]+ s left\)$' ||
+    lab_fail "knit status text: $("$knit" status --data-dir "$LAB_TMP/kpm")"
+[ "$(dnat_rules 4108)" -ge 1 ] || lab_fail "daemon: miniupnpd holds no DNAT rule for 4108"
+for _ in 1 2 3; do
+    lab_probe pub send --bind 203.0.113.10:0 --to 203.0.113.1:4108
+done
+lab_wait_for "$LAB_TMP/daemon-pm.log" 'dropped [0-9]+-byte packet from 203\.0\.113\.10:' 5
+stop_start=$(date +%s%N)
+lab_stop "$DAEMON_PID" 5
+stop_ms=$((($(date +%s%N) - stop_start) / 1000000))
+[ "$LAB_STATUS" -eq 0 ] || { cat "$LAB_TMP/daemon-pm.log"; lab_fail "daemon exited $LAB_STATUS"; }
+[ "$stop_ms" -le 3000 ] || lab_fail "the daemon took $stop_ms ms to stop, not <= 3000"
+grep -q 'portmap: deleted the mapping' "$LAB_TMP/daemon-pm.log" ||
+    { cat "$LAB_TMP/daemon-pm.log"; lab_fail "the daemon did not delete its mapping"; }
+[ "$(dnat_rules 4108)" -eq 0 ] || lab_fail "daemon: DNAT rule for 4108 left after stop"
+echo "daemon: mapped 203.0.113.1:4108 by pcp, reachable, stopped in $stop_ms ms and deleted it"
+
+lab_spawn h1 "$LAB_TMP/daemon-off.log" "$knit" daemon --data-dir "$LAB_TMP/kpm" \
+    --listen /ip4/10.1.1.2/udp/4109 --no-port-mapping
+DAEMON_PID=$LAB_LAST_PID
+lab_wait_for "$LAB_TMP/daemon-off.log" '^running' 10
+grep -q '^port mapping: off (--no-port-mapping)$' "$LAB_TMP/daemon-off.log" ||
+    lab_fail "--no-port-mapping: the daemon did not say port mapping is off"
+sleep 3
+[ "$(pm_json "$LAB_TMP/kpm" 's["state"]')" = off ] ||
+    lab_fail "--no-port-mapping: status says $(pm_json "$LAB_TMP/kpm" 's["state"]')"
+[ "$(dnat_rules 4109)" -eq 0 ] || lab_fail "--no-port-mapping: the gateway mapped 4109"
+lab_stop "$DAEMON_PID" 5
+[ "$LAB_STATUS" -eq 0 ] || lab_fail "daemon with --no-port-mapping exited $LAB_STATUS"
+echo "daemon --no-port-mapping: status off, no mapping at the gateway"
+
 # --- a gateway that stops answering --------------------------------------
 map upnp 4105
 kill -STOP "$GATEWAY_PID"
@@ -252,9 +310,10 @@ case "$GOT" in
 esac
 unmap
 echo "fallback: $(grep -o 'using upnp: .*' "$PROBE_LOG")"
-# A sanitizer build's probes report leaks and memory errors in their logs.
-if grep -l 'Sanitizer' "$LAB_TMP"/probe-*.log; then
-    cat "$LAB_TMP"/probe-*.log
-    lab_fail "a probe reported a sanitizer error"
+# A sanitizer build's probes and daemons report leaks and memory errors in
+# their logs.
+if grep -l 'Sanitizer' "$LAB_TMP"/probe-*.log "$LAB_TMP"/daemon-*.log; then
+    cat "$LAB_TMP"/probe-*.log "$LAB_TMP"/daemon-*.log
+    lab_fail "a probe or daemon reported a sanitizer error"
 fi
 echo "portmap lab passed in $((SECONDS - started)) s"

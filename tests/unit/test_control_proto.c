@@ -1,10 +1,14 @@
 /* node/control_proto: the control messages of the DHT commands and of
  * `knit status` decode as the CLI expects, their bounds hold (too many
  * peers, buckets, observed or relayed addresses, a bucket index past 255,
- * an enum or confidence past its last value, a port past 65535), and the
- * largest answer the schemas allow, a peers response of
- * KNIT_CONTROL_MAX_PEERS entries at full length, fits in
- * KNIT_CONTROL_MAX_MSG with exactly the size the header computes. */
+ * an enum or confidence past its last value, a port past 65535, a port
+ * mapping state past "stopping", an error or punch failure reason past
+ * its length), the optional fields (a peer's hole punching, its time to
+ * direct and failure reason, the mapping's method and address) may be
+ * absent, and the largest answer the schemas allow, a peers response of
+ * KNIT_CONTROL_MAX_PEERS entries at full length with their hole punching,
+ * fits in KNIT_CONTROL_MAX_MSG with exactly the size the header computes.
+ * Also knit_control_clean_text, which makes reasons safe to send. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,9 +28,45 @@
 
 #define ID "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq"
 
+/* The hole-punching map of a peers entry, with knobs to break it. */
+struct punch_case {
+    bool absent;               /* no field 5 at all */
+    uint64_t attempts;
+    bool timed;                /* field 5 (µs to direct) present */
+    size_t reason_len;         /* 0: field 6 absent */
+    bool reason_empty;         /* field 6 present but "" */
+    bool without_progress;     /* required field 4 left out */
+};
+
+static const struct punch_case punch_full = {
+    .attempts = UINT32_MAX, .timed = true,
+    .reason_len = KNIT_CONTROL_PUNCH_REASON_MAX,
+};
+
+static void put_punch(struct knit_msg_writer *w, const struct punch_case *pc)
+{
+    char reason[KNIT_CONTROL_PUNCH_REASON_MAX + 8];
+    memset(reason, 'r', sizeof reason);
+    bool has_reason = pc->reason_len || pc->reason_empty;
+    knit_msg_put_map_begin(w, 5, 3 + !pc->without_progress + pc->timed +
+                                     has_reason);
+    knit_msg_put_uint(w, 1, pc->attempts);
+    knit_msg_put_uint(w, 2, UINT32_MAX);
+    knit_msg_put_uint(w, 3, UINT32_MAX);
+    if (!pc->without_progress)
+        knit_msg_put_bool(w, 4, true);
+    if (pc->timed)
+        knit_msg_put_uint(w, 5, UINT64_MAX);
+    if (has_reason)
+        knit_msg_put_str(w, 6, reason, pc->reason_len);
+    knit_msg_map_end(w);
+}
+
 /* Writes a peers response of n entries, every string as long as the schema
- * allows; returns knit_msg_end()'s result. */
-static int write_peers(uint8_t *buf, size_t cap, uint32_t n, size_t *len)
+ * allows and each with the punch map pc; returns knit_msg_end()'s
+ * result. */
+static int write_peers_with(uint8_t *buf, size_t cap, uint32_t n,
+                            const struct punch_case *pc, size_t *len)
 {
     char id[KNIT_PEER_ID_TEXT_MAX], path[16], addr[KNIT_MA_TEXT_MAX - 1];
     memset(id, '1', sizeof id);
@@ -37,15 +77,22 @@ static int write_peers(uint8_t *buf, size_t cap, uint32_t n, size_t *len)
     knit_msg_begin(&w, KNIT_CTL_PEERS_RESPONSE, 1);
     knit_msg_put_array_begin(&w, 1, n);
     for (uint32_t i = 0; i < n; i++) {
-        knit_msg_add_map_begin(&w, 4);
+        knit_msg_add_map_begin(&w, pc->absent ? 4 : 5);
         knit_msg_put_str(&w, 1, id, sizeof id);
         knit_msg_put_str(&w, 2, path, sizeof path);
         knit_msg_put_str(&w, 3, addr, sizeof addr);
         knit_msg_put_uint(&w, 4, UINT64_MAX);
+        if (!pc->absent)
+            put_punch(&w, pc);
         knit_msg_map_end(&w);
     }
     knit_msg_array_end(&w);
     return knit_msg_end(&w, len);
+}
+
+static int write_peers(uint8_t *buf, size_t cap, uint32_t n, size_t *len)
+{
+    return write_peers_with(buf, cap, n, &punch_full, len);
 }
 
 static void test_full_peers_response_fits(void **state)
@@ -69,10 +116,79 @@ static void test_full_peers_response_fits(void **state)
     assert_int_equal(knit_msg_iter_init(&it, &m, 1), 0);
     while (knit_msg_next_map(&it, &entry) == 0) {
         assert_int_equal(knit_msg_uint(&entry, 4), UINT64_MAX);
+        struct knit_msg punch;
+        assert_int_equal(knit_msg_get_map(&entry, 5, &punch), 0);
+        assert_int_equal(knit_msg_uint(&punch, 1), UINT32_MAX);
+        assert_int_equal(knit_msg_uint(&punch, 4), 1);
+        assert_int_equal(knit_msg_uint(&punch, 5), UINT64_MAX);
+        size_t reason_len;
+        assert_non_null(knit_msg_bytes(&punch, 6, &reason_len));
+        assert_int_equal(reason_len, KNIT_CONTROL_PUNCH_REASON_MAX);
         n++;
     }
     assert_int_equal(n, KNIT_CONTROL_MAX_PEERS);
     free(buf);
+}
+
+/* One entry with the punch map pc, decoded. */
+static int punch_decode(const struct punch_case *pc, struct knit_msg *punch)
+{
+    static uint8_t buf[4096];
+    size_t len;
+    struct knit_msg m, entry;
+    assert_int_equal(write_peers_with(buf, sizeof buf, 1, pc, &len), 0);
+    int rc = knit_msg_decode(buf + KNIT_MSG_HEADER_LEN,
+                             len - KNIT_MSG_HEADER_LEN,
+                             &knit_control_peers_response, &m);
+    if (rc != 0)
+        return rc;
+    struct knit_msg_iter it;
+    assert_int_equal(knit_msg_iter_init(&it, &m, 1), 0);
+    assert_int_equal(knit_msg_next_map(&it, &entry), 0);
+    return knit_msg_get_map(&entry, 5, punch);
+}
+
+static void test_peers_punch(void **state)
+{
+    (void)state;
+    struct knit_msg punch;
+    /* A peer never punched with: no field 5. */
+    struct punch_case pc = {.absent = true};
+    assert_int_equal(punch_decode(&pc, &punch), KNIT_E_NOT_FOUND);
+    /* Punched, never direct, never failed: no time, no reason. */
+    pc = (struct punch_case){.attempts = 1};
+    assert_int_equal(punch_decode(&pc, &punch), 0);
+    assert_int_equal(knit_msg_uint(&punch, 1), 1);
+    assert_false(knit_msg_has(&punch, 5));
+    assert_false(knit_msg_has(&punch, 6));
+    /* A count past 32 bits, a reason past its bound, an empty reason and
+     * a missing in_progress are refused. */
+    pc = (struct punch_case){.attempts = (uint64_t)UINT32_MAX + 1};
+    assert_int_equal(punch_decode(&pc, &punch), KNIT_E_TOO_BIG);
+    pc = (struct punch_case){.reason_len = KNIT_CONTROL_PUNCH_REASON_MAX + 1};
+    assert_int_equal(punch_decode(&pc, &punch), KNIT_E_TOO_BIG);
+    pc = (struct punch_case){.reason_empty = true};
+    assert_int_equal(punch_decode(&pc, &punch), KNIT_E_LENGTH);
+    pc = (struct punch_case){.without_progress = true};
+    assert_int_equal(punch_decode(&pc, &punch), KNIT_E_MISSING);
+}
+
+static void test_clean_text(void **state)
+{
+    (void)state;
+    char out[8];
+    assert_int_equal(knit_control_clean_text(out, sizeof out, "ok"), 2);
+    assert_string_equal(out, "ok");
+    /* Control bytes and bytes past ASCII (a cut UTF-8 sequence too). */
+    assert_int_equal(knit_control_clean_text(out, sizeof out,
+                                             "a\x1b[\xc3\n\x7f"), 6);
+    assert_string_equal(out, "a?[???");
+    /* Cut to cap - 1 bytes. */
+    assert_int_equal(knit_control_clean_text(out, sizeof out,
+                                             "0123456789"), 7);
+    assert_string_equal(out, "0123456");
+    assert_int_equal(knit_control_clean_text(out, 1, "x"), 0);
+    assert_string_equal(out, "");
 }
 
 static void test_peers_response_bounds(void **state)
@@ -212,6 +328,13 @@ struct status_case {
     bool observed_without_trusted;
     bool nat_as_uint;          /* key 7 (behind a NAT) as 1, not true */
     unsigned omit;             /* a top-level key left out; 0: none */
+    /* Field 16, the port mapping: the method and address are left out
+     * when NULL; the error is error_len bytes. */
+    uint64_t pm_state, pm_lease, pm_next;
+    const char *pm_method, *pm_external;
+    size_t pm_error_len;
+    /* Field 17, hole punching, keys 1..5. */
+    uint64_t punch[6];
 };
 
 static void status_defaults(struct status_case *c)
@@ -232,6 +355,38 @@ static void status_defaults(struct status_case *c)
     c->observed = 1;
     c->relays = 1;
     c->observed_confidence = KNIT_CONFIDENCE_HIGH;
+    c->pm_state = KNIT_CONTROL_PORTMAP_MAPPED;
+    c->pm_method = "nat-pmp";
+    c->pm_external = "/ip4/203.0.113.1/udp/4001";
+    c->pm_lease = 3599;
+    c->pm_next = 0;
+    c->pm_error_len = KNIT_CONTROL_PORTMAP_ERROR_MAX;
+    for (unsigned k = 1; k <= 5; k++)
+        c->punch[k] = k == 1 ? UINT64_MAX : 10 * k;
+}
+
+static void put_status_maps(struct knit_msg_writer *w,
+                            const struct status_case *c, unsigned key)
+{
+    char error[KNIT_CONTROL_PORTMAP_ERROR_MAX + 8];
+    memset(error, 'e', sizeof error);
+    if (key == 16) {
+        knit_msg_put_map_begin(w, 16, 4 + (c->pm_method != NULL) +
+                                          (c->pm_external != NULL));
+        knit_msg_put_uint(w, 1, c->pm_state);
+        if (c->pm_method)
+            knit_msg_put_str(w, 2, c->pm_method, strlen(c->pm_method));
+        if (c->pm_external)
+            knit_msg_put_str(w, 3, c->pm_external, strlen(c->pm_external));
+        knit_msg_put_uint(w, 4, c->pm_lease);
+        knit_msg_put_uint(w, 5, c->pm_next);
+        knit_msg_put_str(w, 6, error, c->pm_error_len);
+    } else {
+        knit_msg_put_map_begin(w, 17, 5);
+        for (unsigned k = 1; k <= 5; k++)
+            knit_msg_put_uint(w, k, c->punch[k]);
+    }
+    knit_msg_map_end(w);
 }
 
 static void put_status_scalar(struct knit_msg_writer *w,
@@ -251,11 +406,13 @@ static int status_decode(const struct status_case *c, uint8_t *buf,
     struct knit_msg_writer w;
     size_t len;
     knit_msg_writer_init(&w, buf, cap);
-    knit_msg_begin(&w, KNIT_CTL_STATUS_RESPONSE, c->omit ? 14 : 15);
-    for (unsigned key = 1; key <= 15; key++) {
+    knit_msg_begin(&w, KNIT_CTL_STATUS_RESPONSE, c->omit ? 16 : 17);
+    for (unsigned key = 1; key <= 17; key++) {
         if (key == c->omit)
             continue;
-        if (key == 1) {
+        if (key == 16 || key == 17) {
+            put_status_maps(&w, c, key);
+        } else if (key == 1) {
             knit_msg_put_str(&w, 1, ID, strlen(ID));
         } else if (key == 11) {
             knit_msg_put_array_begin(&w, 11, c->observed);
@@ -319,9 +476,34 @@ static void test_status_round_trip(void **state)
     while (knit_msg_next_bytes(&it, &p, &len) == 0)
         n++;
     assert_int_equal(n, KNIT_CONTROL_MAX_RELAYS);
-    /* Nothing observed and no relay yet is a valid answer too. */
+    struct knit_msg pm, punch;
+    assert_int_equal(knit_msg_get_map(&m, 16, &pm), 0);
+    assert_int_equal(knit_msg_uint(&pm, 1), KNIT_CONTROL_PORTMAP_MAPPED);
+    const uint8_t *method = knit_msg_bytes(&pm, 2, &len);
+    assert_int_equal(len, strlen("nat-pmp"));
+    assert_memory_equal(method, "nat-pmp", len);
+    const uint8_t *ext = knit_msg_bytes(&pm, 3, &len);
+    assert_int_equal(len, strlen(c.pm_external));
+    assert_memory_equal(ext, c.pm_external, len);
+    assert_int_equal(knit_msg_uint(&pm, 4), 3599);
+    assert_int_equal(knit_msg_uint(&pm, 5), 0);
+    knit_msg_bytes(&pm, 6, &len);
+    assert_int_equal(len, KNIT_CONTROL_PORTMAP_ERROR_MAX);
+    assert_int_equal(knit_msg_get_map(&m, 17, &punch), 0);
+    for (unsigned k = 1; k <= 5; k++)
+        assert_int_equal(knit_msg_uint(&punch, k), c.punch[k]);
+    /* Nothing observed and no relay yet is a valid answer too, and so is
+     * port mapping off: no method, no address, no error. */
     c.observed = c.relays = 0;
+    c.pm_state = KNIT_CONTROL_PORTMAP_OFF;
+    c.pm_method = c.pm_external = NULL;
+    c.pm_lease = c.pm_error_len = 0;
     assert_int_equal(status_decode(&c, buf, sizeof buf, &m), 0);
+    assert_int_equal(knit_msg_get_map(&m, 16, &pm), 0);
+    assert_int_equal(knit_msg_uint(&pm, 1), KNIT_CONTROL_PORTMAP_OFF);
+    assert_false(knit_msg_has(&pm, 2));
+    assert_false(knit_msg_has(&pm, 3));
+    assert_true(knit_msg_has(&pm, 6));
 
     /* The request: its type alone. */
     struct knit_msg_writer w;
@@ -392,8 +574,24 @@ static void test_status_refusals(void **state)
     status_defaults(&c);
     c.nat_as_uint = true;
     assert_int_equal(status_decode(&c, buf, sizeof buf, &m), KNIT_E_TYPE);
+    /* The port mapping: a state past "stopping", an error past its bound,
+     * an empty method. */
+    status_defaults(&c);
+    c.pm_state = KNIT_CONTROL_PORTMAP_STOPPING;
+    assert_int_equal(status_decode(&c, buf, sizeof buf, &m), 0);
+    c.pm_state = KNIT_CONTROL_PORTMAP_STOPPING + 1;
+    assert_int_equal(status_decode(&c, buf, sizeof buf, &m), KNIT_E_TOO_BIG);
+    status_defaults(&c);
+    c.pm_error_len = KNIT_CONTROL_PORTMAP_ERROR_MAX + 1;
+    assert_int_equal(status_decode(&c, buf, sizeof buf, &m), KNIT_E_TOO_BIG);
+    status_defaults(&c);
+    c.pm_method = "";
+    assert_int_equal(status_decode(&c, buf, sizeof buf, &m), KNIT_E_LENGTH);
+    status_defaults(&c);
+    c.pm_lease = (uint64_t)UINT32_MAX + 1;
+    assert_int_equal(status_decode(&c, buf, sizeof buf, &m), KNIT_E_TOO_BIG);
     /* Every field is required. */
-    for (unsigned key = 1; key <= 15; key++) {
+    for (unsigned key = 1; key <= 17; key++) {
         status_defaults(&c);
         c.omit = key;
         assert_int_equal(status_decode(&c, buf, sizeof buf, &m),
@@ -406,6 +604,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_peers_response_fits),
         cmocka_unit_test(test_peers_response_bounds),
+        cmocka_unit_test(test_peers_punch),
+        cmocka_unit_test(test_clean_text),
         cmocka_unit_test(test_find_response),
         cmocka_unit_test(test_dht_table_response_bounds),
         cmocka_unit_test(test_bare_requests),
