@@ -14,7 +14,12 @@
 #define RETRY_FIRST_US 5000000ull        /* then x3: 15 s, 45 s */
 #define RETRY_QUICK 3                    /* attempts before the slow pace */
 #define RETRY_SLOW_US (10 * 60 * 1000000ull)
-#define KEPT_CHECK_US 10000000ull
+/* The higher peer ID opens an attempt only when the lower one has not
+ * within this long (it fell back to the relay and the other side did not
+ * notice). */
+#define DEFER_US 2000000ull
+/* After a fallback: time for the relay's identify answer. */
+#define REFRESH_US 1000000ull
 
 static struct node_punch *punch_of(struct knit_node *node, bool create)
 {
@@ -142,6 +147,25 @@ static void punch_end(struct knit_node *node, struct punch *p,
         knit_session_flush(s, node->now);
 }
 
+/* Our own attempt gives way to the peer's (the lower peer ID goes first):
+ * no failure, nothing to retry. */
+static void punch_drop(struct knit_node *node, struct punch *p)
+{
+    struct node_punch *np = node->punch;
+    struct knit_session *s = p->session;
+    struct punch_history *h = punch_history_of(node, knit_session_peer(s),
+                                               false);
+    if (np->stats.attempts)
+        np->stats.attempts--;
+    if (h && h->attempts)
+        h->attempts--;
+    punch_probe_end(node, p);
+    struct knit_conn *c = knit_session_conn(s);
+    if (p->stream_live && c)
+        knit_conn_stream_reset(c, p->stream_id, KNIT_CONN_CANCELLED);
+    memset(p, 0, sizeof *p);
+}
+
 static int write_msg(struct knit_node *node, struct punch *p,
                      const struct knit_punch_msg *m, bool finish)
 {
@@ -220,18 +244,40 @@ void punch_path_changed(struct knit_node *node, struct knit_session *s)
             punch_kept_sweep(node, s, false);
         return;
     }
-    /* Relayed: newly up, or fallen back from a direct path that broke. */
-    if (p || !we_open(node, s) || knit_session_is_dead(s))
+    /* Relayed: newly up, or fallen back from a direct path that broke.
+     * The lower peer ID opens at once; the other side too, a little later,
+     * if nothing came from it meanwhile (it may not have fallen back). */
+    if (p || knit_session_is_dead(s))
         return;
+    struct punch_history *h = punch_history_of(node, knit_session_peer(s),
+                                               true);
     if (!knit_session_peer_serves(s, KNIT_PUNCH_PROTOCOL)) {
-        struct punch_history *h =
-            punch_history_of(node, knit_session_peer(s), true);
         if (h)
             snprintf(h->reason, sizeof h->reason,
                      "the peer does not offer hole punching");
         return;
     }
-    start_attempt(node, s);
+    if (h && h->successes) {
+        /* Fallen back from a direct path: our NAT may have lost its
+         * mapping and given us another port, which nobody has told us
+         * yet. Ask the relay what it sees now (identify answers with our
+         * address) and punch once the answer is in. */
+        struct knit_peer_id relay;
+        struct knit_session *rs =
+            circuit_relay_of(node, knit_session_path_sock(s), &relay)
+                ? node_find_session(node, &relay)
+                : NULL;
+        if (rs && knit_session_is_up(rs))
+            identify_send(node, rs, false);
+        if (!h->retry_at || h->retry_at > node->now + REFRESH_US)
+            h->retry_at = node->now + REFRESH_US;
+        return;
+    }
+    if (we_open(node, s)) {
+        start_attempt(node, s);
+    } else if (h && (!h->retry_at || h->retry_at > node->now + DEFER_US)) {
+        h->retry_at = node->now + DEFER_US;
+    }
 }
 
 /* ---- the exchange ------------------------------------------------------------ */
@@ -350,11 +396,17 @@ bool punch_open(struct knit_node *node, struct knit_session *s,
     struct knit_conn *c = knit_session_conn(s);
     struct node_punch *np = punch_of(node, true);
     struct punch *old = np ? find_session(np, s) : NULL;
-    /* A new attempt from the peer replaces one under way (it gave up on
-     * it); the opener is always the lower ID, so two never cross. */
-    if (old && !old->opener)
+    /* Two attempts that cross: the lower peer ID's goes on. A new attempt
+     * from the peer replaces one of its own it gave up on. */
+    if (old && old->opener && we_open(node, s)) {
+        knit_conn_stream_refuse(c, stream_id, KNIT_CONN_CANCELLED);
+        return true;
+    }
+    if (old && old->opener)
+        punch_drop(node, old);
+    else if (old)
         punch_end(node, old, "the peer started over");
-    struct punch *p = old && old->opener ? NULL : punch_new(node, s);
+    struct punch *p = punch_new(node, s);
     if (!p) {
         knit_conn_stream_refuse(c, stream_id, KNIT_CONN_STREAM_LIMIT);
         return true;
@@ -387,7 +439,9 @@ bool punch_event(struct knit_node *node, struct knit_session *s,
         break;
     case KNIT_SESSION_STREAM_RESET:
         p->stream_live = false;
-        if (p->state != PUNCH_PROBING)
+        if (p->state == PUNCH_CONNECT_SENT && !we_open(node, s))
+            punch_drop(node, p);   /* crossed the lower ID's attempt */
+        else if (p->state != PUNCH_PROBING)
             punch_end(node, p, "the peer cancelled the attempt");
         break;
     case KNIT_SESSION_STREAM_CLOSED:
@@ -437,12 +491,19 @@ static const char *failure_reason(const struct punch *p, char *buf,
                  p->sock_count);
         break;
     default:
-        snprintf(buf, cap,
-                 "no probe answered within %llu ms (%u candidates of the "
-                 "peer, rtt %llu ms)",
-                 (unsigned long long)(PUNCH_DIRECT_WINDOW_US / 1000),
-                 p->peer.addr_count,
-                 (unsigned long long)(p->rtt_us / 1000));
+        if (p->rtt_us)
+            snprintf(buf, cap,
+                     "no probe answered within %llu ms (%u candidates of "
+                     "the peer, rtt %llu ms)",
+                     (unsigned long long)(PUNCH_DIRECT_WINDOW_US / 1000),
+                     p->peer.addr_count,
+                     (unsigned long long)(p->rtt_us / 1000));
+        else
+            snprintf(buf, cap,
+                     "no probe answered within %llu ms (%u candidates of "
+                     "the peer)",
+                     (unsigned long long)(PUNCH_DIRECT_WINDOW_US / 1000),
+                     p->peer.addr_count);
         break;
     }
     return buf;

@@ -5,7 +5,9 @@
  * attempt's life: the peer with the lower ID opens a stream and sends
  * CONNECT (its candidates and NAT), times the answer, sends SYNC and
  * starts probing half a round trip later; the other side starts as SYNC
- * arrives. Both derive the same plan (punch_plan.h). An attempt ends when
+ * arrives (two attempts that cross: the lower ID's goes on; the higher
+ * ID opens one itself only when the session has been relayed for 2 s
+ * without one). Both derive the same plan (punch_plan.h). An attempt ends when
  * the session's active path is direct (success) or after the plan's window
  * and PUNCH_SETTLE_US (failure, with the reason kept per peer). Failures are
  * retried with a fresh round-trip measurement after 5 s, 15 s and 45 s,
@@ -32,6 +34,8 @@
 #define NODE_MAX_PUNCHES 16
 #define NODE_PUNCH_HISTORY 64
 #define NODE_PUNCH_KEPT 64
+/* How often kept birthday sockets are checked for a path still using them. */
+#define NODE_PUNCH_KEPT_CHECK_US 10000000ull
 /* try_path calls per attempt: each sends a full-size challenge. */
 #define NODE_PUNCH_MAX_TRIES 8
 /* CONNECT or SYNC that does not come in this long ends the attempt. */

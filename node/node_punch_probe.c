@@ -58,6 +58,12 @@ uint8_t punch_candidates(struct knit_node *node, struct knit_addr *out,
 {
     struct node_traversal *t = node->traversal;
     uint8_t n = 0;
+    /* The latest report first: after our NAT lost its mapping it is the
+     * one likely right, while older, better-backed reports still name the
+     * dead one. */
+    struct knit_addr latest;
+    if (knit_observed_latest(t->observed, node->now, &latest) == KNIT_OK)
+        n = add_unique(out, n, cap, &latest);
     struct knit_observed_entry seen[2];
     size_t k = knit_observed_list(t->observed, node->now, seen, 2);
     for (size_t i = 0; i < k; i++)
@@ -203,7 +209,7 @@ static void keep(struct knit_node *node, struct knit_session *s, int sock)
             np->kept[i].session = s;
             np->kept[i].sock = sock;
             if (!np->kept_check_at)
-                np->kept_check_at = node->now + 10000000ull;
+                np->kept_check_at = node->now + NODE_PUNCH_KEPT_CHECK_US;
             return;
         }
     /* No room to remember it: closing it would break the path, so the
@@ -243,7 +249,7 @@ void punch_kept_sweep(struct knit_node *node, struct knit_session *s,
         }
     }
     if (!s)
-        np->kept_check_at = any ? node->now + 10000000ull : 0;
+        np->kept_check_at = any ? node->now + NODE_PUNCH_KEPT_CHECK_US : 0;
 }
 
 int punch_receive(struct knit_node *node, int sock,

@@ -296,6 +296,23 @@ size_t knit_observed_list(struct knit_observed *book, uint64_t now,
     return written;
 }
 
+int knit_observed_latest(const struct knit_observed *book, uint64_t now,
+                         struct knit_addr *out)
+{
+    const struct observation *best = NULL;
+    for (uint32_t i = 0; book && i < book->max; i++) {
+        const struct observation *o = &book->obs[i];
+        if (!is_live(book, o, now))
+            continue;
+        if (!best || o->last > best->last)
+            best = o;
+    }
+    if (!best)
+        return KNIT_E_NOT_FOUND;
+    *out = best->observed;
+    return KNIT_OK;
+}
+
 /* ---- mapping ------------------------------------------------------------- */
 
 /* Groups the observations b->idx[0..n) by observer IP; returns how many. */

@@ -131,6 +131,12 @@ int knit_observed_add(struct knit_observed *book, int sock,
 size_t knit_observed_list(struct knit_observed *book, uint64_t now,
                           struct knit_observed_entry *out, size_t cap);
 
+/* The observed address of the latest report still live: after a NAT
+ * changed its mapping, the one most likely to be right now, however few
+ * sources back it. KNIT_E_NOT_FOUND if there is none. */
+int knit_observed_latest(const struct knit_observed *book, uint64_t now,
+                         struct knit_addr *out);
+
 /* Classifies the mapping of socket sock, bound to local (its address may be
  * unspecified), as the header comment says. A socket without live
  * observations gets unknown with confidence 0. KNIT_E_INVAL for NULL

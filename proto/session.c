@@ -420,6 +420,10 @@ int knit_session_on_data(struct knit_session *s, uint32_t local_index,
     }
     s->last_rx = now;
     int p = session_path_on_packet(s, sock, from, len, now);
+    if (p >= 0) {
+        s->latest_sock = sock;
+        s->latest_from = *from;
+    }
     become_up(s);
     if (!s->conn)
         return KNIT_OK;
@@ -673,6 +677,7 @@ int knit_session_new_with_static(struct knit_session **out,
     s->peer = *peer;
     s->active = -1;
     s->rx_path = -1;
+    s->latest_sock = -1;
     s->created = s->last_rx = s->last_tx = now;
     env->random(env->ctx, (uint8_t *)&s->local_instance,
                 sizeof s->local_instance);

@@ -185,6 +185,12 @@ void knit_session_close(struct knit_session *s, uint64_t code,
  * it is dead. */
 int knit_session_try_path(struct knit_session *s, int sock,
                           const struct knit_addr *addr, uint64_t now);
+/* Where the latest authenticated packet came from (sock, address), which
+ * after the peer's NAT rebinds is its new address before the path there
+ * is proven: what identify reports as observed. KNIT_E_NOT_FOUND before
+ * any packet. */
+int knit_session_latest_source(const struct knit_session *s, int *sock,
+                               struct knit_addr *from);
 /* Whether some path of the session goes through sock. */
 bool knit_session_has_path_sock(const struct knit_session *s, int sock);
 

@@ -8,6 +8,9 @@
  * max_payload + 32 bytes, far below this. */
 #define KNIT_SESSION_MAX_DATAGRAM 2048
 #define PATH_CHALLENGE_TRIES 8
+/* Silence on the active path after which packets on another proven path
+ * mean the peer moved there. */
+#define PATH_FOLLOW_US 1000000ull
 
 struct session_path {
     bool used;
@@ -58,6 +61,9 @@ struct knit_session {
     struct session_path paths[KNIT_SESSION_MAX_PATHS];
     int active;                      /* validated path data goes to; -1 */
     int rx_path;                     /* path of the packet being handled */
+    uint32_t pto_base;               /* conn's PTO count when it became active */
+    int latest_sock;                 /* where the latest packet came from */
+    struct knit_addr latest_from;
 
     uint64_t created, last_rx, last_tx;
     uint64_t keepalive_at;           /* last keepalive PING queued */
@@ -108,6 +114,7 @@ int session_path_add(struct knit_session *s, int sock,
                      const struct knit_addr *addr, bool validated,
                      uint64_t now);
 void session_path_activate(struct knit_session *s, int path);
+void session_path_demote(struct knit_session *s, int path);
 int session_path_on_packet(struct knit_session *s, int sock,
                            const struct knit_addr *from, size_t len,
                            uint64_t now);

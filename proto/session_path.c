@@ -68,12 +68,28 @@ int session_path_add(struct knit_session *s, int sock,
     return p;
 }
 
+/* A path that stopped working must prove itself again before it carries
+ * traffic: after a NAT lost its mapping the same address may come back,
+ * and is then challenged like a new one. */
+void session_path_demote(struct knit_session *s, int p)
+{
+    struct session_path *path = &s->paths[p];
+    path->validated = false;
+    path->challenging = false;
+    path->fresh = false;
+    path->rx_bytes = 0;
+    path->challenge_bytes = 0;
+}
+
 void session_path_activate(struct knit_session *s, int p)
 {
     if (p == s->active)
         return;
     bool had = s->active >= 0;
     s->active = p;
+    /* Probe timeouts counted against the path we leave say nothing about
+     * this one. */
+    s->pto_base = s->conn ? knit_conn_pto_count(s->conn) : 0;
     s->paths[p].challenging = false;
     if (had)
         session_emit(s, KNIT_SESSION_PATH_CHANGED, 0);
@@ -144,6 +160,15 @@ int session_path_on_packet(struct knit_session *s, int sock,
         session_path_activate(s, p);
     } else if (!path->validated && !path->challenging) {
         send_challenge(s, p, now);
+    } else if (path->validated && p != s->active &&
+               now - s->paths[s->active].last_rx >= PATH_FOLLOW_US) {
+        /* The peer sends on another proven path while ours has been
+         * silent: its side of our path broke (its NAT lost the mapping)
+         * and it fell back, to the relay say. A side that only receives
+         * has nothing unacknowledged to notice that by; it follows, and
+         * our path must prove itself again. */
+        session_path_demote(s, s->active);
+        session_path_activate(s, p);
     }
     return p;
 }
@@ -212,6 +237,16 @@ int knit_session_try_path(struct knit_session *s, int sock,
     return 1;
 }
 
+int knit_session_latest_source(const struct knit_session *s, int *sock,
+                               struct knit_addr *from)
+{
+    if (s->latest_sock < 0)
+        return KNIT_E_NOT_FOUND;
+    *sock = s->latest_sock;
+    *from = s->latest_from;
+    return KNIT_OK;
+}
+
 bool knit_session_has_path_sock(const struct knit_session *s, int sock)
 {
     for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
@@ -228,8 +263,12 @@ bool knit_session_has_path_sock(const struct knit_session *s, int sock)
  * come back, and then it is challenged like a new one. */
 void session_path_check_active(struct knit_session *s)
 {
-    if (s->active < 0 || !s->conn || s->cfg.path_fail_ptos == 0 ||
-        knit_conn_pto_count(s->conn) < s->cfg.path_fail_ptos)
+    if (s->active < 0 || !s->conn || s->cfg.path_fail_ptos == 0)
+        return;
+    uint32_t ptos = knit_conn_pto_count(s->conn);
+    if (ptos < s->pto_base)
+        s->pto_base = 0;   /* an acknowledgement reset the count */
+    if (ptos - s->pto_base < s->cfg.path_fail_ptos)
         return;
     int best = -1;
     for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++) {
@@ -244,11 +283,7 @@ void session_path_check_active(struct knit_session *s)
     }
     if (best < 0)
         return;
-    s->paths[s->active].validated = false;
-    s->paths[s->active].challenging = false;
-    s->paths[s->active].fresh = false;
-    s->paths[s->active].rx_bytes = 0;
-    s->paths[s->active].challenge_bytes = 0;
+    session_path_demote(s, s->active);
     session_path_activate(s, best);
 }
 

@@ -405,6 +405,32 @@ static void test_dead_direct_path_falls_back_and_repunches(void **state)
     world_free(w);
 }
 
+/* Only the receiver's router loses its mappings and hands out a new
+ * port. The sender notices (its data goes unanswered) and falls back to
+ * the relay; the receiver, which has nothing unacknowledged, follows the
+ * sender there instead of answering on its dead path, and the two punch
+ * again. */
+static void test_receiver_follows_the_sender_to_the_relay(void **state)
+{
+    (void)state;
+    eim_random_ports = true;
+    struct world *w = world_new(KNIT_MAPPING_ENDPOINT_INDEPENDENT,
+                                KNIT_MAPPING_ENDPOINT_INDEPENDENT);
+    run_for(w, 2 * SECOND);
+    assert_false(is_relayed(w, A, B));
+    start_transfer(w, 32 * 1024 * 1024);
+    run_for(w, 500 * MS);
+    uint32_t changes = w->path_changes[B];
+    assert_true(knit_sim_nat_flush(knit_sim_natbox_nat(w->box[1])) > 0);
+    run_for(w, 30 * SECOND);
+    assert_transfer_intact(w);
+    assert_true(w->path_changes[B] >= changes + 2);
+    assert_false(is_relayed(w, A, B));
+    assert_false(is_relayed(w, B, A));
+    eim_random_ports = false;
+    world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_both_endpoint_dependent_stay_relayed),
         cmocka_unit_test(test_transfer_survives_upgrade_and_mapping_loss),
         cmocka_unit_test(test_dead_direct_path_falls_back_and_repunches),
+        cmocka_unit_test(test_receiver_follows_the_sender_to_the_relay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
