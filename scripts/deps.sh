@@ -20,9 +20,10 @@ build_pkgs="cmake ninja-build pkg-config gcc libc6-dev libsodium-dev libuv1-dev
 # pairs with it). Only the daemon binary: unlike the "miniupnpd" package it
 # has no debconf questions, no init script or systemd unit and no
 # maintainer scripts, so installing it starts nothing on the host; the test
-# runs it by hand inside a lab namespace.
+# runs it by hand inside a lab namespace. conntrack: the hole-punching lab
+# test flushes a router's connection tracking table mid-transfer.
 test_pkgs="clang libclang-rt-14-dev llvm iproute2 nftables procps gnuplot-nox
- iptables libnetfilter-queue-dev python3 miniupnpd-nftables"
+ iptables libnetfilter-queue-dev python3 miniupnpd-nftables conntrack"
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;

@@ -7,8 +7,10 @@
 # A test that cannot build a lab (not root, no netns support) exits 77,
 # which ctest counts as skipped, after saying why. docs/natlab.md has more.
 #
-# ctest runs each test as `bash test_X.sh KNIT DELAYLINE UDP_PROBE`; sourcing
-# this file keeps those in $LAB_KNIT, $LAB_DELAYLINE and $LAB_UDP_PROBE.
+# ctest runs each test as `bash test_X.sh KNIT DELAYLINE UDP_PROBE
+# PORTMAP_PROBE`; sourcing this file keeps the first three in $LAB_KNIT,
+# $LAB_DELAYLINE and $LAB_UDP_PROBE (the port-mapping test reads the fourth
+# itself).
 #
 # Plain hosts:
 #   lab_require_root                  skip unless root with netns support
