@@ -71,18 +71,6 @@ bool knit_autonat_type_has_addr(uint8_t type)
     return type == KNIT_AUTONAT_OBSERVED || type == KNIT_AUTONAT_DIAL_FOR;
 }
 
-/* An address a packet can be sent to or come from. */
-static int check_endpoint(const struct knit_addr *a)
-{
-    if (a->family != KNIT_AF_IP4 && a->family != KNIT_AF_IP6)
-        return KNIT_E_SHAPE;
-    if (knit_addr_is_unspecified(a))
-        return KNIT_E_BAD_IP;
-    if (a->port == 0)
-        return KNIT_E_BAD_PORT;
-    return KNIT_OK;
-}
-
 /* ---- encoding ------------------------------------------------------------ */
 
 static int check_for_encode(const struct knit_autonat_msg *m)
@@ -92,7 +80,7 @@ static int check_for_encode(const struct knit_autonat_msg *m)
     if (knit_autonat_type_has_nonce(m->type) && !m->has_nonce)
         return KNIT_E_INVAL;
     if (knit_autonat_type_has_addr(m->type) &&
-        (!m->has_addr || check_endpoint(&m->addr)))
+        (!m->has_addr || knit_endpoint_check(&m->addr)))
         return KNIT_E_INVAL;
     if (m->type == KNIT_AUTONAT_DIAL_BACK &&
         m->kind != KNIT_AUTONAT_KIND_OTHER_PORT &&
@@ -152,7 +140,7 @@ int knit_autonat_encode(const struct knit_autonat_msg *m, uint8_t *buf,
 static int decode_addr(struct knit_addr *out, const uint8_t *p, size_t len)
 {
     int err = knit_multiaddr_decode_endpoint(out, p, len);
-    return err ? err : check_endpoint(out);
+    return err ? err : knit_endpoint_check(out);
 }
 
 static int decode_body(const uint8_t *body, size_t len,

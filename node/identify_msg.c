@@ -54,18 +54,6 @@ static bool is_bare_peer(const struct knit_multiaddr *ma)
     return ma->count == 1 && ma->c[0].protocol == KNIT_MA_P2P;
 }
 
-/* The observed address must be one a packet can come from. */
-static int check_endpoint(const struct knit_addr *a)
-{
-    if (a->family != KNIT_AF_IP4 && a->family != KNIT_AF_IP6)
-        return KNIT_E_SHAPE;
-    if (knit_addr_is_unspecified(a))
-        return KNIT_E_BAD_IP;
-    if (a->port == 0)
-        return KNIT_E_BAD_PORT;
-    return KNIT_OK;
-}
-
 /* ---- encoding ------------------------------------------------------------ */
 
 struct listen_bins {
@@ -78,7 +66,7 @@ struct listen_bins {
 static int check_for_encode(const struct knit_identify_msg *m,
                             struct listen_bins *bins)
 {
-    if (m->has_observed && check_endpoint(&m->observed))
+    if (m->has_observed && knit_endpoint_check(&m->observed))
         return KNIT_E_INVAL;
     if (m->listen_count > KNIT_RECORD_MAX_ADDRS ||
         m->protocol_count > KNIT_IDENTIFY_MAX_PROTOCOLS)
@@ -159,7 +147,7 @@ static int decode_observed(struct knit_addr *out, const uint8_t *p,
                            size_t len)
 {
     int err = knit_multiaddr_decode_endpoint(out, p, len);
-    return err ? err : check_endpoint(out);
+    return err ? err : knit_endpoint_check(out);
 }
 
 static int decode_listen(struct knit_identify_msg *m,

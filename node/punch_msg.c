@@ -72,18 +72,6 @@ static const struct knit_msg_schema *schema_of(uint64_t type)
     }
 }
 
-/* An address a probe can be sent to. */
-static int check_endpoint(const struct knit_addr *a)
-{
-    if (a->family != KNIT_AF_IP4 && a->family != KNIT_AF_IP6)
-        return KNIT_E_SHAPE;
-    if (knit_addr_is_unspecified(a))
-        return KNIT_E_BAD_IP;
-    if (a->port == 0)
-        return KNIT_E_BAD_PORT;
-    return KNIT_OK;
-}
-
 /* ---- encoding ------------------------------------------------------------ */
 
 struct addr_bins {
@@ -106,7 +94,7 @@ static int check_for_encode(const struct knit_punch_msg *m,
         m->reach > KNIT_REACHABILITY_PRIVATE)
         return KNIT_E_INVAL;
     for (size_t i = 0; i < m->addr_count; i++) {
-        if (check_endpoint(&m->addrs[i]))
+        if (knit_endpoint_check(&m->addrs[i]))
             return KNIT_E_INVAL;
         struct knit_multiaddr ma;
         int err = knit_multiaddr_from_socket(&ma, &m->addrs[i], NULL);
@@ -153,7 +141,7 @@ int knit_punch_encode(const struct knit_punch_msg *m, uint8_t *buf,
 static int decode_addr(struct knit_addr *out, const uint8_t *p, size_t len)
 {
     int err = knit_multiaddr_decode_endpoint(out, p, len);
-    return err ? err : check_endpoint(out);
+    return err ? err : knit_endpoint_check(out);
 }
 
 static int decode_addrs(struct knit_punch_msg *m, const struct knit_msg *top)

@@ -596,3 +596,14 @@ int knit_multiaddr_decode_endpoint(struct knit_addr *out, const uint8_t *in,
         return KNIT_E_SHAPE;
     return knit_multiaddr_to_socket(&ma, out);
 }
+
+int knit_endpoint_check(const struct knit_addr *a)
+{
+    if (a->family != KNIT_AF_IP4 && a->family != KNIT_AF_IP6)
+        return KNIT_E_SHAPE;
+    if (knit_addr_is_unspecified(a))
+        return KNIT_E_BAD_IP;
+    if (a->port == 0)
+        return KNIT_E_BAD_PORT;
+    return KNIT_OK;
+}

@@ -83,6 +83,10 @@ int knit_multiaddr_from_socket(struct knit_multiaddr *ma,
  * the protocols that carry one peer's endpoint want it. */
 int knit_multiaddr_decode_endpoint(struct knit_addr *out, const uint8_t *in,
                                    size_t len);
+/* Whether a is an endpoint a packet can be sent to or come from: IPv4 or
+ * IPv6 (else KNIT_E_SHAPE), not unspecified (KNIT_E_BAD_IP), port not 0
+ * (KNIT_E_BAD_PORT). The check every codec carrying one makes. */
+int knit_endpoint_check(const struct knit_addr *a);
 /* The leading UDP endpoint; KNIT_E_NOT_FOUND if there is none. */
 int knit_multiaddr_to_socket(const struct knit_multiaddr *ma,
                              struct knit_addr *addr);
