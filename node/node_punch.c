@@ -89,6 +89,21 @@ struct punch_history *punch_history_of(struct knit_node *node,
     return victim;
 }
 
+/* An attempt begins, ours or the peer's: counted for the node and the
+ * peer. */
+static struct punch_history *count_attempt(struct knit_node *node,
+                                           struct knit_session *s)
+{
+    node->punch->stats.attempts++;
+    struct punch_history *h = punch_history_of(node, knit_session_peer(s),
+                                               true);
+    if (h) {
+        h->attempts++;
+        h->seen = node->now;
+    }
+    return h;
+}
+
 static bool session_relayed(const struct knit_session *s)
 {
     int sock = knit_session_path_sock(s);
@@ -213,14 +228,9 @@ static void start_attempt(struct knit_node *node, struct knit_session *s)
     p->attempt = ++np->next_attempt;
     p->state = PUNCH_CONNECT_SENT;
     p->deadline = node->now + NODE_PUNCH_ANSWER_US;
-    np->stats.attempts++;
-    struct punch_history *h = punch_history_of(node, knit_session_peer(s),
-                                               true);
-    if (h) {
-        h->attempts++;
+    struct punch_history *h = count_attempt(node, s);
+    if (h)
         h->retry_at = 0;
-        h->seen = node->now;
-    }
     if (send_connect(node, p, false) != KNIT_OK)
         punch_end(node, p, "could not write CONNECT");
 }
@@ -415,13 +425,7 @@ bool punch_open(struct knit_node *node, struct knit_session *s,
     p->stream_live = true;
     p->state = PUNCH_WAIT_SYNC;
     p->deadline = node->now + NODE_PUNCH_ANSWER_US;
-    np->stats.attempts++;
-    struct punch_history *h = punch_history_of(node, knit_session_peer(s),
-                                               true);
-    if (h) {
-        h->attempts++;
-        h->seen = node->now;
-    }
+    count_attempt(node, s);
     return true;
 }
 

@@ -97,6 +97,9 @@ int portmap_fail(struct portmap_job *job, int err, const char *fmt, ...)
 /* Fills job->lease.gateway and gateway_text with the IPv4 default gateway
  * (libnatpmp's lookup), for PCP and NAT-PMP. */
 int portmap_default_gateway(struct portmap_job *job);
+/* A new lease for job->internal_port: cleared, with the default gateway
+ * found (PCP and NAT-PMP both ask it). */
+int portmap_lease_begin(struct portmap_job *job);
 
 /* Milliseconds on a monotonic clock, for the exchanges' deadlines. */
 uint64_t portmap_now_ms(void);

@@ -124,13 +124,18 @@ static int request_mapping(struct portmap_job *job, natpmp_t *n,
                         "request twice", l->gateway_text);
 }
 
+int portmap_lease_begin(struct portmap_job *job)
+{
+    memset(&job->lease, 0, sizeof job->lease);
+    job->lease.internal_port = job->internal_port;
+    return portmap_default_gateway(job);
+}
+
 int portmap_natpmp_map(struct portmap_job *job, bool renew)
 {
     struct portmap_lease *l = &job->lease;
     if (!renew) {
-        memset(l, 0, sizeof *l);
-        l->internal_port = job->internal_port;
-        int err = portmap_default_gateway(job);
+        int err = portmap_lease_begin(job);
         if (err)
             return err;
     }

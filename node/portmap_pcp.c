@@ -152,9 +152,7 @@ int portmap_pcp_map(struct portmap_job *job, bool renew)
 {
     struct portmap_lease *l = &job->lease;
     if (!renew) {
-        memset(l, 0, sizeof *l);
-        l->internal_port = job->internal_port;
-        int err = portmap_default_gateway(job);
+        int err = portmap_lease_begin(job);
         if (err)
             return err;
         /* The nonce names this mapping to the gateway for its lifetime:
