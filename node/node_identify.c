@@ -78,9 +78,14 @@ static int write_identify(struct knit_node *node, struct knit_session *s,
          * a new port, that is news to it before our path there is proven.
          * Over a relay we see only the relay's address: nothing to say. */
         int sock;
-        m->has_observed =
-            knit_session_latest_source(s, &sock, &m->observed) == KNIT_OK &&
-            !circuit_is_sock(sock);
+        if (knit_session_latest_source(s, &sock, &m->observed) != KNIT_OK) {
+            /* No data yet (an initiator just up): the handshake's path. */
+            struct knit_session_stats stats;
+            knit_session_get_stats(s, &stats);
+            sock = knit_session_path_sock(s);
+            m->observed = stats.path;
+        }
+        m->has_observed = sock >= 0 && !circuit_is_sock(sock);
         /* As our record has them (direct and relayed). */
         m->listen_count = t->listen_count;
         memcpy(m->listen, t->listen, t->listen_count * sizeof m->listen[0]);

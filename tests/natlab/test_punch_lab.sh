@@ -149,6 +149,9 @@ case "$GOT" in
 "got 203.0.113.10:4700") ;;
 *) lab_fail "control: the mapped peer's datagram did not reach d2 ($GOT)" ;;
 esac
+# The control's second and third datagrams may still be in the delay line:
+# let them land on the closed port before listening again.
+sleep 1
 listen_d2 d1 10.4.1.2:4601
 [ "$GOT" = timeout ] || lab_fail "rd hairpins: d1 reached d2 through 203.0.113.7 ($GOT)"
 echo "rd does not hairpin: d1 -> 203.0.113.7:4600 never reaches d2 (the mapped peer's does)"
