@@ -560,9 +560,13 @@ int node_resign_record(struct knit_node *node, uint64_t now)
         rec->addr_count += (uint8_t)traversal_public_addrs(
             node, rec->addrs + rec->addr_count,
             KNIT_RECORD_MAX_ADDRS - rec->addr_count);
-    rec->addr_count += (uint8_t)node_relay_client_addrs(
-        node, rec->addrs + rec->addr_count,
-        KNIT_RECORD_MAX_ADDRS - rec->addr_count);
+    /* Relayed addresses only while we are not reachable directly: a
+     * dialler tries every address of a record at once, and a circuit it
+     * need not open costs a relay. */
+    if (!node->traversal->serving_autonat)
+        rec->addr_count += (uint8_t)node_relay_client_addrs(
+            node, rec->addrs + rec->addr_count,
+            KNIT_RECORD_MAX_ADDRS - rec->addr_count);
     rec->nat = node->traversal->nat;
     uint8_t envelope[KNIT_RECORD_MAX_BYTES];
     size_t len = 0;

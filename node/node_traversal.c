@@ -138,7 +138,13 @@ void traversal_apply(struct knit_node *node)
         knit_dht_set_serving(node->dht, public);
     node->in_event++;
     node_relay_set_serving(node, public);
-    node_relay_want_reservations(node, !public);
+    /* Behind a NAT that maps and filters endpoint-independently we are
+     * public, yet we keep our reservations: records we signed before
+     * AutoNAT's verdict list only our relays, and copies of them live on
+     * at DHT servers for hours; a relay that still holds our reservation
+     * keeps those copies good. New records leave the relays out while we
+     * are public (node_resign_record). */
+    node_relay_want_reservations(node, !public || t->mapping.nat);
     want_alt_socket(node, public);
     node->in_event--;
     t->serving_autonat = public;
@@ -147,6 +153,8 @@ void traversal_apply(struct knit_node *node)
          * the peers we have in an identify push. */
         node_build_hello(node);
         t->push_due = true;
+        /* Our record should say at once how to reach us now. */
+        node_resign_soon(node, true);
     }
 }
 

@@ -262,11 +262,57 @@ static void test_single_server_still_classifies(void **state)
     world_free(w);
 }
 
+/* A host behind a full-cone NAT (EIM, EIF) is found public. Records it
+ * signed before the verdict listed only its relays, and such copies live
+ * on at DHT servers; so it keeps its reservations (they keep those copies
+ * good), while its current record gives its public address and no
+ * circuit. It used to drop them, and a lookup that met an old copy led
+ * nowhere. */
+static void test_full_cone_keeps_reservations(void **state)
+{
+    (void)state;
+    struct world *w = world_new();
+    for (int k = 0; k < 3; k++)
+        add_host(w, addr4(20, 0, (uint8_t)k, 1, 4001), NULL, true);
+    for (int k = 0; k < 3; k++)
+        add_host_mode(w, addr4(20, 0, (uint8_t)(10 + k), 1, 4001), NULL,
+                      true, KNIT_DHT_MODE_CLIENT);
+    int cone = add_host(w, addr4(192, 168, 1, 2, 4001), box(w, EIM, EIF),
+                        true);
+    for (int i = 0; i < w->n; i++)
+        for (int k = 0; k < 3; k++)
+            if (i != k)
+                connect_to(w, i, k, addr4(20, 0, (uint8_t)k, 1, 4001));
+    knit_sim_run_until(w->e, knit_sim_now(w->e) + 240 * SECOND, UINT64_MAX);
+
+    struct knit_node_traversal t = status_of(w, cone);
+    assert_int_equal(t.reachability, KNIT_REACHABILITY_PUBLIC);
+    assert_true(t.behind_nat);
+    assert_true(t.relay_count >= 1);
+
+    size_t len = 0;
+    const uint8_t *signed_rec = knit_node_record(node_of(w, cone), &len);
+    assert_non_null(signed_rec);
+    struct knit_peer_record rec;
+    assert_int_equal(knit_record_verify(&rec, signed_rec, len), 0);
+    bool has_public = false;
+    for (uint8_t k = 0; k < rec.addr_count; k++) {
+        assert_false(knit_multiaddr_is_circuit(&rec.addrs[k]));
+        struct knit_addr a;
+        struct knit_addr want = addr4(40, 0, 0, 1, 4001);
+        if (knit_multiaddr_to_socket(&rec.addrs[k], &a) == KNIT_OK)
+            has_public |= knit_addr_equal(&a, &want);
+    }
+    assert_true(has_public);
+    world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_three_servers_classify_every_nat),
         cmocka_unit_test(test_single_server_still_classifies),
+        cmocka_unit_test(test_full_cone_keeps_reservations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
