@@ -24,6 +24,11 @@
     "  dht       show the daemon's DHT routing table (knit dht table)\n" \
     "  status    show how the Internet sees the node: reachability, NAT\n" \
     "            type, observed addresses, relays (through the daemon)\n" \
+    "  expose    offer a local TCP port to named peers as a service\n" \
+    "  forward   carry a local TCP port to a peer's exposed service\n" \
+    "  forwards  list what the daemon exposes and forwards\n" \
+    "  mpyc      run one party of an MPyC computation, the parties named\n" \
+    "            by peer ID (through the daemon)\n" \
     "\n" \
     "options:\n" \
     "  -h, --help       show this help (knit <command> --help for a command)\n" \
@@ -47,6 +52,10 @@ static const struct command commands[] = {
     {"peers", knit_cli_peers},
     {"dht", knit_cli_dht},
     {"status", knit_cli_status},
+    {"expose", knit_cli_expose},
+    {"forward", knit_cli_forward},
+    {"forwards", knit_cli_forwards},
+    {"mpyc", knit_cli_mpyc},
 };
 
 int knit_cli_usage_error(const char *cmd, int opt, int bad_opt, char **argv,

@@ -29,6 +29,11 @@ int knit_cli_find(int argc, char **argv);
 int knit_cli_peers(int argc, char **argv);
 int knit_cli_dht(int argc, char **argv);
 int knit_cli_status(int argc, char **argv);
+/* node/cli_forward.c */
+int knit_cli_expose(int argc, char **argv);
+int knit_cli_forward(int argc, char **argv);
+int knit_cli_forwards(int argc, char **argv);
+int knit_cli_mpyc(int argc, char **argv);
 
 /* Prints "knit <cmd>: <problem> (try 'knit <cmd> --help')" and returns
  * KNIT_EXIT_USAGE; opt is what getopt returned, bad_opt its optopt. */

@@ -114,6 +114,44 @@ enum knit_control_type {
                                       Enums as proto/record.h numbers them;
                                       confidences of mapping, filtering and
                                       addresses 0 none, 1 low, 2 high */
+    /* forward and expose (node/forward.h): types 16..23 */
+    KNIT_CTL_OK = 16,              /* no fields: the request was done */
+    KNIT_CTL_EXPOSE_REQUEST = 17,  /* 1: service name (1..64 bytes of
+                                      [A-Za-z0-9._/:-]), 2: 127.0.0.1 port
+                                      1..65535, 3: [allowed peer ID text]
+                                      (0..KNIT_FORWARD_MAX_ALLOW), 4: any
+                                      peer (bool; then 3 must be empty,
+                                      else 3 must not be), 5 (optional):
+                                      owned (bool): removed when this
+                                      control connection closes; answer OK */
+    KNIT_CTL_UNEXPOSE_REQUEST = 18,   /* 1: service name; answer OK */
+    KNIT_CTL_FORWARD_REQUEST = 19, /* 1: local port (0: pick one), 2: peer
+                                      ID text, 3: service name,
+                                      4 (optional): owned (bool), as above */
+    KNIT_CTL_FORWARD_RESPONSE = 20,   /* 1: the local port listening */
+    KNIT_CTL_UNFORWARD_REQUEST = 21,  /* 1: local port; answer OK */
+    KNIT_CTL_FORWARDS_REQUEST = 22,   /* no fields */
+    KNIT_CTL_FORWARDS_RESPONSE = 23,  /* 1: exposes [{1: service, 2: port,
+                                         3: [allowed peer ID text], empty
+                                         for any peer, 4: any peer (bool),
+                                         5: connections}], 2: forwards
+                                         [{1: local port, 2: peer ID text,
+                                         3: service, 4: listening (bool),
+                                         5: connections}] */
+    /* mpyc (node/mpyc_session.h): types 24..31. One request; MPYC_PARTY
+       progress as it goes, then MPYC_READY (or an ERROR naming the
+       party); the session lasts until the client closes the socket. */
+    KNIT_CTL_MPYC_REQUEST = 24,    /* 1: session name (1..32 bytes of
+                                      [A-Za-z0-9._-]), 2: [peer ID text]
+                                      in party order (2..KNIT_PARTY_MAX),
+                                      3: own index, 4: timeout ms */
+    KNIT_CTL_MPYC_PARTY = 25,      /* 1: party index, 2: state text, e.g.
+                                      "connected (direct)", "agreed",
+                                      "listening" */
+    KNIT_CTL_MPYC_READY = 26,      /* 1: own index, 2: [127.0.0.1 port per
+                                      party in order: the forward listener
+                                      of each other party, our own MPyC
+                                      listener's port at our index] */
     KNIT_CTL_ERROR = 127,          /* 1: KNIT_E_* code negated, 2: text */
 };
 
@@ -167,5 +205,22 @@ extern const struct knit_msg_schema knit_control_dht_table_response;
 extern const struct knit_msg_schema knit_control_status_request;
 extern const struct knit_msg_schema knit_control_status_response;
 extern const struct knit_msg_schema knit_control_error;
+/* node/control_proto_forward.c (bounds as node/forward.h sets them) */
+#define KNIT_CONTROL_FORWARD_MAX_ALLOW 64
+#define KNIT_CONTROL_FORWARD_MAX_ENTRIES 64
+extern const struct knit_msg_schema knit_control_ok;
+extern const struct knit_msg_schema knit_control_expose_request;
+extern const struct knit_msg_schema knit_control_unexpose_request;
+extern const struct knit_msg_schema knit_control_forward_request;
+extern const struct knit_msg_schema knit_control_forward_response;
+extern const struct knit_msg_schema knit_control_unforward_request;
+extern const struct knit_msg_schema knit_control_forwards_request;
+extern const struct knit_msg_schema knit_control_forwards_response;
+/* node/control_proto_mpyc.c */
+#define KNIT_CONTROL_MPYC_MAX_TIMEOUT_MS (3600u * 1000u)
+#define KNIT_CONTROL_MPYC_STATE_MAX 200
+extern const struct knit_msg_schema knit_control_mpyc_request;
+extern const struct knit_msg_schema knit_control_mpyc_party;
+extern const struct knit_msg_schema knit_control_mpyc_ready;
 
 #endif

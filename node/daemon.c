@@ -14,10 +14,15 @@
 #include "daemon_dht.h"
 #include "daemon_ops.h"
 #include "daemon_portmap.h"
+#include "daemon_reach.h"
 #include "daemon_status.h"
 #include "datadir.h"
+#include "forward.h"
+#include "forward_control.h"
 #include "keyfile.h"
+#include "mpyc_session.h"
 #include "node.h"
+#include "node/party_msg.h"
 #include "proto/multiaddr.h"
 #include "transport/error.h"
 #include "transport/uv_driver.h"
@@ -32,6 +37,9 @@ struct daemon {
     struct knit_daemon_ops *ops;
     struct knit_daemon_dht *dht;
     struct knit_daemon_portmap *portmap;
+    struct knit_daemon_reach *reach;
+    struct knit_forwarder *forwarder;
+    struct knit_mpyc_sessions *mpyc;
     struct knit_addr bound[KNIT_DAEMON_MAX_LISTEN];
     size_t bound_count;
     /* The addresses others can dial us at, as multiaddr text with /p2p. */
@@ -69,6 +77,14 @@ static void on_node_event(void *ctx, const struct knit_event *ev)
         log_peer(d, ev);
     if (d->ops)
         knit_daemon_ops_on_event(d->ops, ev);
+    /* The reach first: a forwarded connection waiting for this peer's
+     * session opens its stream from the reach's answer. */
+    if (d->reach)
+        knit_daemon_reach_on_event(d->reach, ev);
+    if (d->forwarder)
+        knit_forwarder_on_event(d->forwarder, ev);
+    if (d->mpyc)
+        knit_mpyc_sessions_on_event(d->mpyc, ev);
 }
 
 static void on_packet(void *ctx, uint64_t now, int sock,
@@ -106,6 +122,15 @@ static void on_signal(uv_signal_t *sig, int signum)
     d->portmap = NULL;
     knit_daemon_ops_close(d->ops);
     d->ops = NULL;
+    /* Resets every forwarded connection while the sessions still carry
+     * the resets, then the reaches it no longer waits for. The MPyC
+     * sessions go before both: they hold reaches and forwards. */
+    knit_mpyc_sessions_close(d->mpyc);
+    d->mpyc = NULL;
+    knit_forwarder_close(d->forwarder);
+    d->forwarder = NULL;
+    knit_daemon_reach_close(d->reach);
+    d->reach = NULL;
     knit_daemon_dht_close(d->dht);   /* saves the table one last time */
     d->dht = NULL;
     knit_uv_driver_close(d->driver);
@@ -284,7 +309,14 @@ static int on_control_request(void *ctx, struct knit_control_client *client,
                              &msg);
         return rc < 0 ? rc : knit_daemon_answer_dht_table(d->node, out, cap,
                                                           out_len);
+    case KNIT_CTL_MPYC_REQUEST:
+        return d->mpyc ? knit_mpyc_sessions_request(d->mpyc, client, body,
+                                                    len)
+                       : KNIT_E_UNSUPPORTED;
     default:
+        if (knit_forward_control_handles(type))
+            return knit_forward_control(d->forwarder, client, type, body,
+                                        len, out, cap, out_len);
         return KNIT_E_UNSUPPORTED;
     }
 }
@@ -294,6 +326,9 @@ static void on_control_closed(void *ctx, struct knit_control_client *client)
     struct daemon *d = ctx;
     if (d->ops)
         knit_daemon_ops_client_closed(d->ops, client);
+    if (d->mpyc)
+        knit_mpyc_sessions_client_closed(d->mpyc, client);
+    knit_forwarder_drop_owner(d->forwarder, client);
 }
 
 /* Our record, the saved DHT state, then the bootstrap peers. Addresses
@@ -315,6 +350,13 @@ static int join(struct daemon *d, char *err, size_t errcap)
     knit_uv_driver_rearm(d->driver);
     return rc;
 }
+
+/* The stream protocols the daemon serves itself (node/node.h's list). */
+static const char *const served_protocols[] = {
+    KNIT_FORWARD_PROTOCOL,
+    KNIT_PARTY_PROTOCOL,        /* knit mpyc: node/mpyc_session.h */
+    NULL,
+};
 
 static int start(struct daemon *d, struct knit_identity *ident, char *err,
                  size_t errcap)
@@ -344,6 +386,7 @@ static int start(struct daemon *d, struct knit_identity *ident, char *err,
         relay.allow_count = d->opts->relay_allow_count;
         struct knit_node_config cfg = {
             .identity = ident,
+            .protocols = served_protocols,
             .session = &session,
             .dht_mode = d->opts->dht_mode,
             .relay = &relay,
@@ -367,6 +410,16 @@ static int start(struct daemon *d, struct knit_identity *ident, char *err,
                                 errcap);
     if (rc == KNIT_OK)
         rc = knit_daemon_ops_new(&d->ops, &d->loop, d->node, d->driver);
+    if (rc == KNIT_OK)
+        rc = knit_daemon_reach_new(&d->reach, &d->loop, d->node, d->driver);
+    if (rc == KNIT_OK)
+        rc = knit_forwarder_new(&d->forwarder, &d->loop, d->node, d->driver,
+                                d->reach);
+    if (rc == KNIT_OK)
+        knit_forwarder_set_log_level(d->forwarder, d->opts->log_level);
+    if (rc == KNIT_OK)
+        rc = knit_mpyc_sessions_new(&d->mpyc, &d->loop, d->node, d->driver,
+                                    d->reach, d->forwarder);
     if (rc == KNIT_OK)
         rc = bind_listen_addresses(d, err, errcap);
     if (rc == KNIT_OK)
@@ -446,6 +499,12 @@ int knit_daemon_run(const struct knit_daemon_options *opts)
     } else {
         knit_daemon_ops_close(d.ops);
         d.ops = NULL;
+        knit_mpyc_sessions_close(d.mpyc);
+        d.mpyc = NULL;
+        knit_forwarder_close(d.forwarder);
+        d.forwarder = NULL;
+        knit_daemon_reach_close(d.reach);
+        d.reach = NULL;
         knit_daemon_dht_close(d.dht);
         d.dht = NULL;
         if (d.driver)

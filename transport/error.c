@@ -42,6 +42,7 @@ const char *knit_strerror(int err)
     case KNIT_E_TIMEOUT: return "no answer in time";
     case KNIT_E_REFUSED: return "the peer refused the request";
     case KNIT_E_EXPIRED: return "expired, or issued in the future";
+    case KNIT_E_CANCELED: return "cancelled";
     }
     return "unknown error";
 }

@@ -47,9 +47,10 @@ enum knit_error {
     KNIT_E_TIMEOUT = -36,         /* no answer in time */
     KNIT_E_REFUSED = -37,         /* the peer refused the request */
     KNIT_E_EXPIRED = -38,         /* past its lifetime, or issued in the future */
+    KNIT_E_CANCELED = -39,        /* given up: its owner went away */
 };
 /* The most negative code; a new code goes after it and moves this. */
-#define KNIT_E_LOWEST KNIT_E_EXPIRED
+#define KNIT_E_LOWEST KNIT_E_CANCELED
 
 /* A short English sentence for an error code; never NULL. */
 const char *knit_strerror(int err);
