@@ -96,6 +96,7 @@
 # down by lab.sh's exit trap, also on failure or interrupt.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/nebula_common.sh"
 
 # ---- one run (the script calls itself: bash nebula_lab.sh --one ...) -----
 if [ "${1:-}" = --one ]; then
@@ -133,16 +134,7 @@ if [ "${1:-}" = --one ]; then
     # The routers of knit's hole-punching test (see "Routers" above).
     if [ "$BENCH_BARE_ROUTERS" != 1 ]; then
         for r in $routers; do
-            lab_exec "$r" nft add rule ip knitlab_nat forward iifname lan0 oifname lan0 accept
-            lab_exec "$r" nft -f - <<'NFT'
-table ip knitlab_fw {
-    chain input {
-        type filter hook input priority filter; policy accept;
-        iifname "wan0" ct state established,related accept
-        iifname "wan0" drop
-    }
-}
-NFT
+            lab_home_router "$r"
         done
     fi
     lab_delay pub eth0 "$BENCH_DELAY"
@@ -218,64 +210,23 @@ NFT
     }
 
     # ---- Nebula ----------------------------------------------------------
-    # neb_config NAME OVERLAY_IP ROLE: the YAML for one node (ROLE lighthouse
-    # or host) into $LAB_TMP/NAME.yml.
+    # (nebula_pki and nebula_config are in bench/nebula_common.sh)
+    # neb_config NAME: the YAML for one node into $LAB_TMP/NAME.yml; pub is
+    # the lighthouse; nebula-norelay runs its hole punching alone, with no
+    # relay to fall to.
     neb_config() {
-        local name=$1 role=$3 lh=false relay=false hosts="[]" relays="[]" map="{}"
-        local use_relays=true
-        if [ "$role" = lighthouse ]; then
-            lh=true relay=true
-        else
-            hosts='["10.200.0.1"]' relays='["10.200.0.1"]'
-            map="{\"10.200.0.1\": [\"$pub_ip:4242\"]}"
-        fi
-        # nebula-norelay: Nebula's hole punching alone, no relay to fall to.
-        [ "$impl" = nebula-norelay ] && use_relays=false relays="[]"
-        cat >"$LAB_TMP/$name.yml" <<YAML
-pki:
-  ca: $LAB_TMP/pki/ca.crt
-  cert: $LAB_TMP/pki/$name.crt
-  key: $LAB_TMP/pki/$name.key
-static_host_map: $map
-lighthouse:
-  am_lighthouse: $lh
-  interval: 60
-  hosts: $hosts
-listen:
-  host: 0.0.0.0
-  port: 4242
-punchy:
-  punch: true
-  respond: true
-relay:
-  am_relay: $relay
-  use_relays: $use_relays
-  relays: $relays
-tun:
-  dev: nebula1
-  mtu: 1300
-logging:
-  level: debug
-  format: text
-  timestamp_format: "2006-01-02T15:04:05.000000Z07:00"
-firewall:
-  outbound:
-    - {port: any, proto: any, host: any}
-  inbound:
-    - {port: any, proto: any, host: any}
-YAML
+        local role=host use_relays=true
+        [ "$1" = pub ] && role=lighthouse
+        [ "$impl" = nebula-norelay ] && use_relays=false
+        nebula_config "$LAB_TMP/$1.yml" "$1" "$role" "$LAB_TMP/pki" "$pub_ip" "$use_relays"
     }
 
     nebula_pair() {
         local t0 tries ping_pid
-        mkdir -p "$LAB_TMP/pki"
-        (cd "$LAB_TMP/pki" && nebula-cert ca -name knit-bench -duration 2h &&
-            nebula-cert sign -name pub -ip 10.200.0.1/24 &&
-            nebula-cert sign -name a -ip 10.200.0.2/24 &&
-            nebula-cert sign -name b -ip 10.200.0.3/24) >/dev/null
-        neb_config pub 10.200.0.1 lighthouse
-        neb_config a 10.200.0.2 host
-        neb_config b 10.200.0.3 host
+        nebula_pki "$LAB_TMP/pki" pub=10.200.0.1/24 a=10.200.0.2/24 b=10.200.0.3/24
+        neb_config pub
+        neb_config a
+        neb_config b
         lab_spawn pub "$LAB_TMP/nebula-pub.log" nebula -config "$LAB_TMP/pub.yml"
         lab_wait_for "$LAB_TMP/nebula-pub.log" 'Nebula interface is active' 10
         t0=$(now)
@@ -468,21 +419,8 @@ done
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: nebula_lab needs root"; exit 77; }
 
 # The bench's own packages, not make test's: Nebula and ping.
-need=""
-command -v nebula >/dev/null && command -v nebula-cert >/dev/null || need="$need nebula"
-command -v ping >/dev/null || need="$need iputils-ping"
-if [ -n "$need" ]; then
-    echo "nebula_lab: installing$need" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    # shellcheck disable=SC2086
-    apt-get install -y -q --no-install-recommends $need >&2 ||
-        { apt-get update -q >&2 && apt-get install -y -q --no-install-recommends $need >&2; }
-fi
-nebula_version=$(nebula -version | awk '/Version/ { print $2 }')
-case "$nebula_version" in
-1.6.*) ;;
-*) echo "nebula_lab: warning: nebula $nebula_version, not 1.6" >&2 ;;
-esac
+nebula_install
+nebula_version=$NEBULA_VERSION
 
 export BENCH_KNIT="$build/knit" BENCH_DELAYLINE="$build/tests/natlab_delayline"
 export BENCH_PROBE="$build/tests/natlab_udp_probe" BENCH_COUNT=$count

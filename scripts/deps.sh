@@ -22,14 +22,42 @@ build_pkgs="cmake ninja-build pkg-config gcc libc6-dev libsodium-dev libuv1-dev
 # maintainer scripts, so installing it starts nothing on the host; the test
 # runs it by hand inside a lab namespace. conntrack: the hole-punching lab
 # test flushes a router's connection tracking table mid-transfer.
+# python3-pip + openssl: MPyC for the knit mpyc lab test (tests/mpyc,
+# tests/natlab/test_mpyc_lab.sh) and the certificates of its --ssl run.
 test_pkgs="clang libclang-rt-14-dev llvm iproute2 nftables procps gnuplot-nox
- iptables libnetfilter-queue-dev python3 miniupnpd-nftables conntrack"
+ iptables libnetfilter-queue-dev python3 miniupnpd-nftables conntrack
+ python3-pip openssl"
+# MPyC is not packaged by Debian: it comes from PyPI, pinned.
+mpyc_version=0.11
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;
 test) want="$build_pkgs $test_pkgs" ;;
 *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
+
+# have_mpyc: the pinned MPyC is importable by python3.
+have_mpyc() {
+    python3 -c "import mpyc, sys; sys.exit(mpyc.__version__ != '$mpyc_version')" \
+        >/dev/null 2>&1
+}
+
+# install_mpyc: for the test set, MPyC from PyPI into the system python3
+# unless it is there already (quick then: one import). Debian 12 marks its
+# python3 externally managed (PEP 668), hence --break-system-packages: one
+# pure-Python package with no dependencies, at a pinned version.
+install_mpyc() {
+    [ "${1:-build}" = test ] || return 0
+    have_mpyc && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "deps: MPyC $mpyc_version is missing; install it with:" >&2
+        echo "  sudo python3 -m pip install --break-system-packages mpyc==$mpyc_version" >&2
+        exit 1
+    fi
+    echo "deps: installing mpyc==$mpyc_version with pip"
+    python3 -m pip install -q --break-system-packages "mpyc==$mpyc_version"
+    have_mpyc || { echo "deps: MPyC $mpyc_version still not importable by python3" >&2; exit 1; }
+}
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: not a Debian-like system; install the equivalents of:" >&2
@@ -45,7 +73,10 @@ for p in $want; do
     *) missing="$missing $p" ;;
     esac
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    install_mpyc "${1:-build}"
+    exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "deps: missing packages:$missing" >&2
@@ -58,3 +89,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
+install_mpyc "${1:-build}"

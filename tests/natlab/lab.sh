@@ -280,6 +280,34 @@ NFT
     LAB_LAN[$router]=$prefix
 }
 
+# lab_home_router ROUTER: makes a lab_router behave as a home router in two
+# ways the hole-punching tests need.
+# - An input firewall: new flows from wan0 to the router itself are
+#   dropped, as on every home router. Without it a peer's probe that reaches
+#   the router before its host has sent to that peer becomes a confirmed
+#   conntrack entry of a local flow; masquerade then maps the host's own
+#   packet to that peer to another port (the entry holds the reply tuple),
+#   so a punch is remapped and never arrives (test_punch_lab.sh's header
+#   has the whole story). With the drop such an entry is never confirmed.
+# - LAN to LAN: a home router's LAN is one switch. The lab router's LAN is
+#   a bridge, and where br_netfilter is loaded (net.bridge.bridge-nf-call-
+#   iptables=1) bridged frames pass the forward chain, whose policy drops
+#   what is not lan0 -> wan0; they are accepted.
+lab_home_router() {
+    local router=$1
+    [ -n "${LAB_LAN[$router]:-}" ] || lab_fail "lab_home_router: '$router' is not a lab_router"
+    lab_exec "$router" nft add rule ip knitlab_nat forward iifname lan0 oifname lan0 accept
+    lab_exec "$router" nft -f - <<'NFT'
+table ip knitlab_fw {
+    chain input {
+        type filter hook input priority filter; policy accept;
+        iifname "wan0" ct state established,related accept
+        iifname "wan0" drop
+    }
+}
+NFT
+}
+
 # lab_nat_host HOST ROUTER N: a host at LAN_PREFIX.N behind ROUTER.
 lab_nat_host() {
     local host=$1 router=$2 n=$3 prefix

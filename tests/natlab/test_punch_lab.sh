@@ -89,23 +89,10 @@ lab_nat_host s2 rs 3
 lab_nat_host e1 re1 2
 lab_nat_host e2 re2 2
 lab_nat_host g1 rg 2
-# A home router's LAN is one switch: its hosts reach each other. The lab
-# router's LAN is a bridge, and where br_netfilter is loaded (as here:
-# net.bridge.bridge-nf-call-iptables=1) bridged frames go through the
-# router's forward chain, whose policy drops what is not lan0 -> wan0.
-for r in rd rs; do
-    lab_exec "$r" nft add rule ip knitlab_nat forward iifname lan0 oifname lan0 accept
-done
+# Home routers (lab.sh): the input firewall above, and LAN-to-LAN
+# forwarding, which the same-NAT pairs behind rd and rs need.
 for r in $routers; do
-    lab_exec "$r" nft -f - <<'NFT'
-table ip knitlab_fw {
-    chain input {
-        type filter hook input priority filter; policy accept;
-        iifname "wan0" ct state established,related accept
-        iifname "wan0" drop
-    }
-}
-NFT
+    lab_home_router "$r"
 done
 # miniupnpd on rg checks with STUN (CHANGE-REQUEST) that unsolicited
 # datagrams reach its WAN address, and disables forwarding if not: rg's
