@@ -36,10 +36,10 @@
     "  -M <parties> -I <index> -P 127.0.0.1:<port>  (one -P per party)\n" \
     "Its output and exit code pass through (128+N if killed by signal N);\n" \
     "SIGINT and SIGTERM are passed on to it. If another party leaves the\n" \
-    "session or the daemon goes away while it runs, the command gets 3 s\n" \
-    "to end by itself, then is stopped (exit 1). When it ends the\n" \
-    "session's ports and forwards go. MPyC's --ssl works unchanged: TLS\n" \
-    "runs end to end.\n" \
+    "session, its node stops answering for 10 s, or the daemon goes away\n" \
+    "while it runs, the command gets 3 s to end by itself, then is\n" \
+    "stopped (exit 1). When it ends the session's ports and forwards go.\n" \
+    "MPyC's --ssl works unchanged: TLS runs end to end.\n" \
     "\n" \
     "options:\n" \
     "  --parties LIST     2 to 32 peer IDs (12D3KooW... or /p2p/12D3KooW...),\n" \
