@@ -21,6 +21,14 @@ enum request_purpose {
     REQ_PUT,
 };
 
+/* A record lookup does not end at the first record: copies at servers
+ * that missed the owner's last publish (they were among the closest when
+ * an older record went out, or were handed an older one) would win every
+ * race they happen to be first in. It ends once this many servers have
+ * answered with a record, or when the lookup is over anyway, and keeps the
+ * newest. */
+#define DHT_FIND_QUORUM 3
+
 struct dht_lookup {
     uint8_t purpose;
     bool kick;                         /* to be pumped at the next timeout */
@@ -32,6 +40,12 @@ struct dht_lookup {
     uint8_t record[KNIT_RECORD_MAX_BYTES];
     uint64_t record_seq;
     uint16_t record_hop;
+    /* The servers that answered with a record of the target, and its
+     * sequence number: those holding an older one than the newest are
+     * sent the newest when the lookup ends (read repair). */
+    uint8_t holders;
+    struct knit_peer_id holder[DHT_FIND_QUORUM];
+    uint64_t holder_seq[DHT_FIND_QUORUM];
 };
 
 struct dht_request {

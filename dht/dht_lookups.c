@@ -101,6 +101,9 @@ static void put_record(struct knit_dht *dht, struct dht_lookup *lk,
     dht_log(dht, now, "dht: published our record at %zu peers", n);
 }
 
+static void repair_holders(struct knit_dht *dht, struct dht_lookup *lk,
+                           uint64_t now);
+
 static void finish(struct knit_dht *dht, struct dht_lookup *lk,
                    enum knit_dht_lookup_status status, uint64_t now)
 {
@@ -120,6 +123,8 @@ static void finish(struct knit_dht *dht, struct dht_lookup *lk,
         .queries = lk->l.queries, .elapsed_us = now - lk->l.started,
     };
     struct knit_peer_record rec;
+    if (lk->record_len)
+        repair_holders(dht, lk, now);
     if (lk->record_len &&
         knit_record_verify_cached(dht->env.records, &rec, lk->record,
                                   lk->record_len) == KNIT_OK) {
@@ -179,8 +184,9 @@ void dht_lookup_pump(struct knit_dht *dht, struct dht_lookup *lk,
         finish(dht, lk, st, now);
 }
 
-/* Keeps the newest verified record of the target. */
+/* Keeps the newest verified record of the target, and who held what. */
 static void take_record(struct knit_dht *dht, struct dht_lookup *lk,
+                        const struct knit_peer_id *from,
                         const struct knit_dht_msg *msg, uint16_t hop)
 {
     struct knit_peer_record rec;
@@ -189,12 +195,40 @@ static void take_record(struct knit_dht *dht, struct dht_lookup *lk,
                                   msg->record_len) != KNIT_OK ||
         !knit_peer_id_equal(&rec.peer, &lk->target))
         return;
+    if (lk->holders < DHT_FIND_QUORUM) {
+        lk->holder[lk->holders] = *from;
+        lk->holder_seq[lk->holders] = rec.seq;
+        lk->holders++;
+    }
     if (lk->record_len && rec.seq <= lk->record_seq)
         return;
     memcpy(lk->record, msg->record, msg->record_len);
     lk->record_len = msg->record_len;
     lk->record_seq = rec.seq;
     lk->record_hop = hop;
+}
+
+/* Servers that answered with an older record than the newest get the
+ * newest, so the next lookup that meets them first is not misled. */
+static void repair_holders(struct knit_dht *dht, struct dht_lookup *lk,
+                           uint64_t now)
+{
+    for (uint8_t i = 0; i < lk->holders; i++) {
+        if (lk->holder_seq[i] >= lk->record_seq)
+            continue;
+        const struct knit_dht_candidate *c =
+            knit_dht_lookup_find(&lk->l, &lk->holder[i]);
+        if (!c || c->peer.addr_count == 0)
+            continue;
+        struct knit_dht_msg put = {
+            .type = KNIT_DHT_PUT_RECORD, .record = lk->record,
+            .record_len = lk->record_len,
+        };
+        if (dht_send(dht, &lk->holder[i], &c->peer.addrs[0], &put, REQ_PUT,
+                     NULL, now))
+            break;   /* out of request slots */
+        dht->stats.records_repaired++;
+    }
 }
 
 void dht_lookup_answer(struct knit_dht *dht, struct dht_lookup *lk,
@@ -207,10 +241,10 @@ void dht_lookup_answer(struct knit_dht *dht, struct dht_lookup *lk,
     uint16_t hop = c ? c->hop : 1;
     knit_dht_lookup_answered(&lk->l, peer, msg->peers, msg->peer_count, now);
     if (lk->purpose == PURPOSE_FIND) {
-        take_record(dht, lk, msg, hop);
-        /* A record is what we came for: Kademlia's FIND_VALUE stops at
-         * the first one. */
-        if (lk->record_len)
+        take_record(dht, lk, peer, msg, hop);
+        /* Kademlia's FIND_VALUE stops at the first record; we wait for a
+         * quorum of them (DHT_FIND_QUORUM). */
+        if (lk->holders >= DHT_FIND_QUORUM)
             knit_dht_lookup_finish(&lk->l);
     }
     dht_lookup_pump(dht, lk, now);
