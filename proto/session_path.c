@@ -34,17 +34,34 @@ static bool better_victim(const struct session_path *a,
     return a->added < b->added;
 }
 
-/* A free slot, else the best victim that is not the active path. */
-static int slot_for_new_path(const struct knit_session *s)
+/* A free slot, else the best victim that is not the active path. A path
+ * whose challenge is on its way is no victim for a newcomer that is
+ * unproven itself: when many candidates come at once (the hard side's
+ * birthday probes all reaching an easy side that filters nothing, or by
+ * address only), each would evict the one challenged before it, and each
+ * answer, arriving in the same order, would find its path gone and evict
+ * the next: no path would ever validate. The newcomer waits instead (its
+ * peer sends again); a challenge nobody answers frees its slot after
+ * PATH_CHALLENGE_TRIES. Nor does a proven path make room while one is. */
+static int slot_for_new_path(const struct knit_session *s, bool proven)
 {
     int victim = -1;
+    bool waiting = false;
     for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++) {
-        if (!s->paths[i].used)
+        const struct session_path *path = &s->paths[i];
+        if (!path->used)
             return i;
-        if (i != s->active &&
-            (victim < 0 || better_victim(&s->paths[i], &s->paths[victim])))
+        if (i == s->active)
+            continue;
+        if (!proven && path->challenging && !path->validated) {
+            waiting = true;
+            continue;
+        }
+        if (victim < 0 || better_victim(path, &s->paths[victim]))
             victim = i;
     }
+    if (waiting && victim >= 0 && s->paths[victim].validated)
+        return -1;
     return victim;
 }
 
@@ -54,7 +71,7 @@ int session_path_add(struct knit_session *s, int sock,
 {
     int p = find_path(s, sock, addr);
     if (p < 0) {
-        p = slot_for_new_path(s);
+        p = slot_for_new_path(s, validated);
         if (p < 0)
             return KNIT_E_TOO_BIG;
         memset(&s->paths[p], 0, sizeof s->paths[p]);
