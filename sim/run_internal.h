@@ -113,4 +113,14 @@ void sim_workload_node_leaving(struct run *r, uint32_t index);
 void sim_workload_abandon_all(struct run *r);
 int sim_ops_init(struct run *r, uint32_t cap);
 
+/* sim/run_trace.c: with KNIT_SIM_TRACE=1, connection attempts told on
+ * stderr (the record found, both ends' events, the state at a failure). */
+struct knit_peer_record;
+bool sim_trace_enabled(void);
+void sim_trace_found(struct run *r, uint32_t op,
+                     const struct knit_peer_record *rec);
+void sim_trace_end(struct run *r, uint32_t op, const char *how);
+void sim_trace_event(struct run *r, const struct sim_node *n,
+                     const struct knit_event *ev);
+
 #endif

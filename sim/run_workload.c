@@ -121,6 +121,9 @@ static void connect_failed(struct run *r, uint32_t i, uint8_t fail)
 {
     struct sim_op *op = &r->op[i];
     struct sim_node *d = &r->nodes[op->dialer];
+    sim_trace_end(r, i, fail == KNIT_SIM_FAIL_NO_SESSION ? "no_session"
+                        : fail == KNIT_SIM_FAIL_NO_DATA  ? "no_data"
+                                                         : "failed");
     record_connect(r, i, KNIT_SIM_OUTCOME_FAILED, fail, KNIT_SIM_NO_TIME);
     uint64_t now = knit_sim_now(r->engine);
     if (d->host && op->state >= SIM_OP_DIALING) {
@@ -149,6 +152,7 @@ static void on_upgrade_timeout(void *ctx, uint64_t arg)
     struct sim_op *op = &r->op[i];
     struct sim_node *d = &r->nodes[op->dialer];
     op->timer = 0;
+    sim_trace_end(r, i, "relayed");
     record_connect(r, i, KNIT_SIM_OUTCOME_RELAYED, KNIT_SIM_FAIL_NONE,
                    op->first_byte_us);
     if (d->host) {
@@ -315,6 +319,7 @@ static void found(struct run *r, struct sim_node *d, uint32_t i,
         op_release(r, i);
         return;
     }
+    sim_trace_found(r, i, ok ? rec : NULL);
     if (!ok || rec->addr_count == 0) {
         connect_failed(r, i, KNIT_SIM_FAIL_NOT_FOUND);
         return;
@@ -404,6 +409,7 @@ void sim_workload_event(struct run *r, struct sim_node *n,
                         const struct knit_event *ev)
 {
     uint32_t i;
+    sim_trace_event(r, n, ev);
     switch (ev->type) {
     case KNIT_EVENT_FOUND:
         if ((i = find_op(r, n, SIM_OP_FINDING, ev)) != SIM_NO_OP)
