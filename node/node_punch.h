@@ -77,6 +77,7 @@ struct punch {
     struct punch_spray spray;
     struct knit_addr spray_ip;   /* the hard side's IP (port unused) */
     bool has_spray_ip;
+    uint16_t spray_unrefreshed;  /* probes since the last filter refresh */
     /* the stream's bytes read and not yet a whole message */
     uint8_t buf[2 * (KNIT_MSG_HEADER_LEN + KNIT_PUNCH_MAX_MESSAGE)];
     size_t len;

@@ -8,12 +8,23 @@
 
 #include "node/node_internal.h"
 #include "node/node_punch.h"
+#include "node/node_relay.h"
 #include "node/node_traversal.h"
 #include "transport/error.h"
 
 /* A probe round fires at most this many spray probes at once when the
  * node was called late, so that pacing survives a slow event loop. */
 #define SPRAY_CATCH_UP 8
+/* A NAT that filters by address (and port) may remember only so many of
+ * the remotes each mapping sent to, and forget the oldest first (home-mix's
+ * boxes keep 64 per mapping, like a router with a small connection table
+ * that recycles its oldest entries). The spray sends to a thousand remotes
+ * from the main socket, so it would push out the relays we hold
+ * reservations on: until our next keepalive (25 s) their stop streams and
+ * circuits to us, and the relayed session this very punch is coordinated
+ * over, were dropped at our NAT. Every this many spray probes, those
+ * sessions get a PING, which puts them back among the newest remotes. */
+#define SPRAY_REFRESH_EVERY 16
 
 void punch_self_side(struct knit_node *node, struct punch_side *out)
 {
@@ -151,6 +162,30 @@ static void open_batch(struct knit_node *node, struct punch *p)
         p->next_batch += PUNCH_SOCKET_BATCH_US;
 }
 
+/* The sessions on the spraying socket that must stay reachable: the ones
+ * kept alive (relay reservations) and the relay carrying this punch. */
+static void refresh_filters(struct knit_node *node, struct punch *p,
+                            int sock)
+{
+    struct knit_peer_id relay;
+    struct knit_session *carrier =
+        circuit_relay_of(node, knit_session_path_sock(p->session), &relay)
+            ? node_find_session(node, &relay)
+            : NULL;
+    for (size_t k = 0; k < node->session_count; k++) {
+        struct knit_session *s = node->sessions[k];
+        if ((s != carrier && !knit_session_is_wanted(s)) ||
+            !knit_session_is_up(s) || knit_session_is_dead(s) ||
+            knit_session_path_sock(s) != sock)
+            continue;
+        struct knit_conn *c = knit_session_conn(s);
+        if (!c)
+            continue;
+        knit_conn_ping(c);
+        knit_session_flush(s, node->now);
+    }
+}
+
 static void spray(struct knit_node *node, struct punch *p, uint64_t now)
 {
     int sock = main_sock(node, p->spray_ip.family);
@@ -169,6 +204,10 @@ static void spray(struct knit_node *node, struct punch *p, uint64_t now)
         to.port = port;
         send_probe(node, p, sock, &to);
         p->next_spray += PUNCH_SPRAY_INTERVAL_US;
+        if (++p->spray_unrefreshed >= SPRAY_REFRESH_EVERY) {
+            p->spray_unrefreshed = 0;
+            refresh_filters(node, p, sock);
+        }
     }
     if (p->next_spray && p->next_spray <= now)
         p->next_spray = now + PUNCH_SPRAY_INTERVAL_US;   /* fell behind */

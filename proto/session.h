@@ -141,6 +141,7 @@ void knit_session_set_owner_slot(struct knit_session *s, uint32_t slot);
 uint32_t knit_session_owner_slot(const struct knit_session *s);
 /* Wanted sessions are kept alive with keepalives while idle. */
 void knit_session_set_wanted(struct knit_session *s, bool wanted);
+bool knit_session_is_wanted(const struct knit_session *s);
 
 /* Starts (or hurries) a handshake towards addr via sock. */
 int knit_session_connect(struct knit_session *s, int sock,

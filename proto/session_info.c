@@ -48,6 +48,11 @@ void knit_session_set_wanted(struct knit_session *s, bool wanted)
     s->wanted = wanted;
 }
 
+bool knit_session_is_wanted(const struct knit_session *s)
+{
+    return s->wanted;
+}
+
 struct knit_conn *knit_session_conn(struct knit_session *s)
 {
     session_touch(s);   /* the caller may change the conn */
