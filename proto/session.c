@@ -53,7 +53,7 @@ static void emit_down(struct knit_session *s, int error, const char *reason)
     s->env.event(s->env.ctx, s, &ev);
 }
 
-static void die(struct knit_session *s, int error, const char *reason)
+void session_die(struct knit_session *s, int error, const char *reason)
 {
     if (s->dead)
         return;
@@ -106,7 +106,7 @@ static void on_stream_closed(void *ctx, uint64_t id)
 static void on_peer_closed(void *ctx, uint64_t code, const char *reason)
 {
     (void)code;
-    die(ctx, KNIT_E_IO, reason[0] ? reason : "peer closed the session");
+    session_die(ctx, KNIT_E_IO, reason[0] ? reason : "peer closed the session");
 }
 
 /* ---- hello and conn ------------------------------------------------------------- */
@@ -200,7 +200,7 @@ static void drop_handshake(struct knit_session *s)
 
 /* ---- handshakes ------------------------------------------------------------------ */
 
-static int send_initiation(struct knit_session *s, uint64_t now)
+int session_send_initiation(struct knit_session *s, uint64_t now)
 {
     if (s->handshaking)
         s->env.drop_index(s->env.ctx, s->hs_index);
@@ -236,13 +236,13 @@ static int send_initiation(struct knit_session *s, uint64_t now)
     return err;
 }
 
-static void start_handshake(struct knit_session *s, uint64_t now)
+void session_start_handshake(struct knit_session *s, uint64_t now)
 {
     if (s->handshaking)
         return;
     s->hs_started = now;
     s->hs_backoff = s->cfg.handshake_retry_us;
-    send_initiation(s, now);
+    session_send_initiation(s, now);
 }
 
 int knit_session_connect(struct knit_session *s, int sock,
@@ -266,9 +266,9 @@ int knit_session_connect(struct knit_session *s, int sock,
         for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
             after += s->paths[i].used;
         if (s->handshaking && after > before)
-            send_initiation(s, now);
+            session_send_initiation(s, now);
         else
-            start_handshake(s, now);
+            session_start_handshake(s, now);
     }
     return KNIT_OK;
 }
@@ -377,7 +377,7 @@ int knit_session_on_cookie(struct knit_session *s, const uint8_t *pkt,
         return err;
     /* The responder is under load and wants proof of our address: answer
      * with a fresh initiation carrying mac2. */
-    return send_initiation(s, now);
+    return session_send_initiation(s, now);
 }
 
 /* ---- data -------------------------------------------------------------------------- */
@@ -432,7 +432,7 @@ int knit_session_on_data(struct knit_session *s, uint32_t local_index,
     s->rx_path = -1;
     knit_session_flush(s, now);
     if (err)
-        die(s, err, "protocol violation");
+        session_die(s, err, "protocol violation");
     return err;
 }
 
@@ -461,7 +461,7 @@ static bool can_send_data(const struct knit_session *s, uint64_t now)
  * longer so the two rarely start at once, but not past halfway to
  * reject_after_us: if the initiator's handshakes cannot reach us, ours
  * must still renew the keys before they expire and the session stalls. */
-static uint64_t rekey_age(const struct knit_session *s)
+uint64_t session_rekey_age(const struct knit_session *s)
 {
     uint64_t age = s->cfg.rekey_after_us;
     if (s->cur.initiator)
@@ -477,9 +477,9 @@ static void maybe_rekey(struct knit_session *s, uint64_t now)
 {
     if (!s->has_cur || s->handshaking || s->dead)
         return;
-    if (now - s->cur.created >= rekey_age(s) ||
+    if (now - s->cur.created >= session_rekey_age(s) ||
         s->cur.packets_sent >= s->cfg.rekey_after_packets)
-        start_handshake(s, now);
+        session_start_handshake(s, now);
 }
 
 void knit_session_flush(struct knit_session *s, uint64_t now)
@@ -507,7 +507,7 @@ void knit_session_flush(struct knit_session *s, uint64_t now)
         s->last_tx = now;
     }
     if (knit_conn_is_closed(s->conn))
-        die(s, KNIT_E_IO, s->close_reason && s->close_reason[0]
+        session_die(s, KNIT_E_IO, s->close_reason && s->close_reason[0]
                               ? s->close_reason : "session closed");
 }
 
@@ -528,127 +528,8 @@ void knit_session_close(struct knit_session *s, uint64_t code,
         knit_conn_close(s->conn, code, reason);
         knit_session_flush(s, now);
     }
-    die(s, KNIT_OK, s->close_reason && s->close_reason[0] ? s->close_reason
+    session_die(s, KNIT_OK, s->close_reason && s->close_reason[0] ? s->close_reason
                                                           : "closed");
-}
-
-/* ---- timers ------------------------------------------------------------------------ */
-
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-    return a < b ? a : b;
-}
-
-/* The keepalive counts from our last packet, or from the last keepalive
- * we queued if that could not leave (congestion window full of packets to
- * a peer that is gone): either way the timer moves on. */
-static uint64_t keepalive_due(const struct knit_session *s)
-{
-    uint64_t from = s->last_tx > s->keepalive_at ? s->last_tx
-                                                 : s->keepalive_at;
-    return from + s->cfg.keepalive_us;
-}
-
-/* A session that answered an initiation but is not up (our response or
- * the initiator's first data lost, the initiator gone, or a restarted peer
- * that never finished) is given up like a dial that nobody answers: it has
- * no other timer, and without this each such peer would keep a session
- * for good, and enough of them would fill the table. */
-static uint64_t half_open_expiry(const struct knit_session *s)
-{
-    return s->last_rx + s->cfg.connect_timeout_us;
-}
-
-static uint64_t compute_deadline(const struct knit_session *s)
-{
-    if (s->dead)
-        return KNIT_NO_DEADLINE;
-    uint64_t next = KNIT_NO_DEADLINE;
-    if (s->handshaking) {
-        next = min_u64(next, s->hs_retry_at);
-        if (!s->up)
-            next = min_u64(next, s->hs_started + s->cfg.connect_timeout_us);
-    } else if (!s->up)
-        next = min_u64(next, half_open_expiry(s));
-    if (s->up) {
-        next = min_u64(next, s->last_rx + s->cfg.idle_timeout_us);
-        if (s->wanted)
-            next = min_u64(next, keepalive_due(s));
-        if (s->has_cur && !s->handshaking)
-            next = min_u64(next, s->cur.created + rekey_age(s));
-    }
-    if (s->conn && !s->blocked)
-        next = min_u64(next, knit_conn_next_deadline(s->conn));
-    return min_u64(next, session_path_deadline(s));
-}
-
-/* The node asks every session for its deadline after every call, and a
- * node with hundreds of sessions (a DHT server) spent most of its time
- * recomputing deadlines of sessions nothing had happened to. The deadline
- * is a function of the session's state alone, so it is cached and
- * recomputed only after a call that may have changed that state: every
- * entry point, and knit_session_conn(), through which the node changes
- * the conn, mark it stale (session_touch). */
-uint64_t knit_session_next_deadline(const struct knit_session *s)
-{
-    struct knit_session *m = (struct knit_session *)s;   /* the cache only */
-    if (m->deadline_stale) {
-        m->deadline = compute_deadline(s);
-        m->deadline_stale = false;
-    }
-    return m->deadline;
-}
-
-/* Data goes unanswered and no other path is left to fall back to: the
- * peer may have restarted and no longer know our keys (it drops all we
- * send, and nothing else would tell us before the idle timeout). A
- * handshake finds out: a restarted peer answers with its new instance and
- * the session ends at once ("peer restarted"), so that the application
- * can dial afresh. WireGuard likewise starts a handshake when what it
- * sent gets no answer. At most one per handshake_retry_max_us. */
-static void maybe_handshake_unanswered(struct knit_session *s, uint64_t now)
-{
-    if (!s->up || s->handshaking || !s->conn ||
-        knit_conn_pto_count(s->conn) < s->cfg.path_fail_ptos + 1 ||
-        now - s->hs_started < s->cfg.handshake_retry_max_us)
-        return;
-    start_handshake(s, now);
-}
-
-void knit_session_on_timeout(struct knit_session *s, uint64_t now)
-{
-    session_touch(s);
-    if (s->dead)
-        return;
-    /* A dial is given up when its time is over, not at the next retry. */
-    if (s->handshaking && !s->up &&
-        now - s->hs_started >= s->cfg.connect_timeout_us) {
-        die(s, KNIT_E_AGAIN, "no answer to the handshake");
-        return;
-    }
-    if (s->handshaking && now >= s->hs_retry_at) {
-        s->hs_backoff = min_u64(s->hs_backoff * 2,
-                                s->cfg.handshake_retry_max_us);
-        send_initiation(s, now);
-    }
-    if (s->up && now - s->last_rx >= s->cfg.idle_timeout_us) {
-        die(s, KNIT_E_AGAIN, "peer went silent");
-        return;
-    }
-    if (!s->up && !s->handshaking && now >= half_open_expiry(s)) {
-        die(s, KNIT_E_AGAIN, "handshake never completed");
-        return;
-    }
-    if (s->up && s->wanted && s->conn && now >= keepalive_due(s)) {
-        knit_conn_ping(s->conn);
-        s->keepalive_at = now;
-    }
-    if (s->conn)
-        knit_conn_on_timeout(s->conn, now);
-    session_path_on_timeout(s, now);
-    session_path_check_active(s);
-    maybe_handshake_unanswered(s, now);
-    knit_session_flush(s, now);
 }
 
 /* ---- lifetime and accessors ----------------------------------------------------------- */

@@ -90,6 +90,12 @@ void session_emit(struct knit_session *s, enum knit_session_event_type type,
                   uint64_t stream_id);
 int session_seal_and_send(struct knit_session *s, int path,
                           const uint8_t *plain, size_t len, uint64_t pn);
+/* Ends the session with a PEER_DOWN carrying error and reason. */
+void session_die(struct knit_session *s, int error, const char *reason);
+int session_send_initiation(struct knit_session *s, uint64_t now);
+void session_start_handshake(struct knit_session *s, uint64_t now);
+/* How old the current keys may get before a rekey, jitter included. */
+uint64_t session_rekey_age(const struct knit_session *s);
 
 /* session_keys.c */
 void session_drop_keypair(struct knit_session *s, struct knit_keypair *kp,
