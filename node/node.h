@@ -69,7 +69,7 @@ struct knit_node_config {
      * record_cache (proto/record_cache.h): record envelopes whose
      * signature verified, shared so that a record is checked once per
      * process rather than once per node. NULL: the node keeps one of its
-     * own, KNIT_RECORD_CACHE_DEFAULT_SLOTS (1 KiB), for the records it
+     * own, KNIT_RECORD_CACHE_DEFAULT_SLOTS (4 KiB), for the records it
      * meets again (hello, then PUT, then lookup answers).
      * key_cache (proto/key_cache.h): Ed25519 to X25519 key conversions,
      * one per handshake on each side. NULL: every conversion is made. */

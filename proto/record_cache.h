@@ -26,7 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KNIT_RECORD_CACHE_DEFAULT_SLOTS 64   /* 1 KiB: a node's own */
+/* 4 KiB: a node's own. 64 slots caught too few of the records a node
+ * meets again: in the simulator (home-mix, 600 nodes) 256 slots verify
+ * 30 % fewer signatures (274 000 to 191 000), 1 024 slots 42 % fewer. */
+#define KNIT_RECORD_CACHE_DEFAULT_SLOTS 256
 #define KNIT_RECORD_CACHE_MAX_SLOTS (UINT32_C(1) << 24)
 #define KNIT_RECORD_CACHE_WAYS 4
 #define KNIT_RECORD_CACHE_TAG_LEN 16

@@ -86,6 +86,11 @@ struct knit_sim_host_config {
      * node has no record, so auto mode stays a client. */
     enum knit_dht_mode dht_mode;
     const struct knit_dht_config *dht;
+    /* Ed25519-to-X25519 conversions shared by all the run's nodes
+     * (proto/key_cache.h; NULL: each node converts every key itself). The
+     * conversion is a function of a public key, so sharing it changes
+     * nothing a node sends or accepts. */
+    struct knit_key_cache *key_cache;
     /* Sign a record with addr and publish it (knit_node_set_addresses). */
     bool advertise;
     knit_sim_send_fn send;

@@ -25,6 +25,7 @@
 
 #include "node/event.h"
 #include "node/node.h"
+#include "proto/key_cache.h"
 #include "sim/progress.h"
 #include "sim/run_internal.h"
 #include "transport/error.h"
@@ -154,6 +155,7 @@ void sim_node_start(struct run *r, uint32_t index)
         /* No simulated node is flooded: a small table (1 KiB, not the
          * daemon's 64 KiB) keeps 100 000 nodes in memory. */
         .handshake_ratelimit_slots = SIM_RATELIMIT_SLOTS,
+        .key_cache = r->key_cache,
     };
     int err = knit_sim_net_add_host_behind(r->net, &hc, n->box, on_node_event,
                                            n, &n->host);
@@ -363,6 +365,22 @@ static uint32_t boxes_needed(const struct knit_scenario *s,
     return (uint32_t)total;
 }
 
+/* Every handshake converts the peer's Ed25519 key to X25519 on both
+ * sides, at the cost of a Diffie-Hellman. The result depends on the
+ * public key alone, so the nodes share one table of them: two slots per
+ * node, 64 bytes each. Placement is keyed from the seed, so a run stays
+ * reproducible. */
+static int new_key_cache(struct run *r)
+{
+    uint8_t key[16] = {0};
+    uint64_t k = r->s->seed ^ 0x6b657963ull;
+    memcpy(key, &k, sizeof k);
+    uint64_t slots = (uint64_t)r->node_count * 2;
+    if (slots > KNIT_KEY_CACHE_MAX_SLOTS)
+        slots = KNIT_KEY_CACHE_MAX_SLOTS;
+    return knit_key_cache_new(&r->key_cache, (uint32_t)slots, key);
+}
+
 static int build(struct run *r)
 {
     const struct knit_scenario *s = r->s;
@@ -376,6 +394,9 @@ static int build(struct run *r)
     if (!r->nodes || !r->online || !r->boxes || !r->boot)
         return KNIT_E_NOMEM;
     int err = knit_sim_engine_new(&r->engine);
+    if (err)
+        return err;
+    err = new_key_cache(r);
     if (err)
         return err;
     struct knit_sim_net_config nc = {
@@ -518,6 +539,7 @@ static void teardown(struct run *r)
     for (uint32_t i = 0; i < r->box_count; i++)
         knit_sim_natbox_free(r->boxes[i]);
     knit_sim_engine_free(r->engine);
+    knit_key_cache_free(r->key_cache);
     free(r->boxes);
     free(r->nodes);
     free(r->online);

@@ -93,6 +93,7 @@ struct run {
     uint32_t op_cap, op_free;      /* ops allocated, and free of them */
     uint32_t op_free_head;         /* free list, SIM_NO_OP when empty */
     struct knit_rng churn_rng, workload_rng;
+    struct knit_key_cache *key_cache;   /* shared by every node */
     uint64_t workload_start, workload_end;
     int error;                   /* first fatal error (no memory) */
 };
