@@ -49,6 +49,7 @@ int knit_conn_new(struct knit_conn **out, const struct knit_conn_config *cfg,
     c->peer_stream_window = peer->stream_window;
     c->peer_max_data = peer->max_data;
     c->max_streams_granted = cfg->max_streams;
+    c->max_streams_sent = cfg->max_streams;   /* in our hello */
     c->max_data_granted = cfg->max_data;
     c->ack_deadline = KNIT_NO_DEADLINE;
     uint32_t mds = cfg->max_payload + PACKET_OVERHEAD;
@@ -399,6 +400,7 @@ static void pack_eliciting(struct knit_conn *c, struct packer *pk)
         f.type = KNIT_FRAME_MAX_STREAMS;
         f.u.max_streams.max = c->max_streams_granted;
         if (put_frame(pk, &f)) {
+            c->max_streams_sent = c->max_streams_granted;
             pk->record->max_streams = true;
             c->max_streams_pending = false;
         }

@@ -96,6 +96,7 @@ struct knit_conn {
     uint64_t peer_stream_window;    /* initial MAX_STREAM_DATA of our streams */
     uint64_t local_opened;
     uint64_t max_streams_granted;   /* how many the peer may open */
+    uint64_t max_streams_sent;      /* the most we told it (hello or frame) */
     uint64_t peer_streams_closed;
     bool max_streams_pending;
     size_t rr_next;                 /* round-robin position for sending */

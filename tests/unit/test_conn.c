@@ -342,6 +342,58 @@ static void finish_both(struct pair *p, uint64_t id)
     knit_conn_stream_finish(p->b.conn, id);
 }
 
+/* A session that carries a few requests, each a stream opened and closed,
+ * never needs MAX_STREAMS: the peer still holds more than half of its
+ * credit. */
+static void test_few_streams_need_no_max_streams(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_init(&p, NULL, NULL);   /* 128 streams each way */
+    for (int i = 0; i < 40; i++) {
+        uint64_t id;
+        assert_int_equal(knit_conn_open_stream(p.a.conn, PROTO, &id), KNIT_OK);
+        run(&p);
+        finish_both(&p, id);
+        run(&p);
+    }
+    assert_int_equal(p.b.n_closed, 40);
+    assert_int_equal(frames_sent(&p.b, KNIT_FRAME_MAX_STREAMS), 0);
+    pair_free(&p);
+}
+
+/* A peer keeping more than half its credit in long-lived streams still
+ * gets the credit of the ones that closed before, once it runs low, not
+ * only when one of the long-lived ones ends. */
+static void test_long_lived_streams_get_credit(void **state)
+{
+    (void)state;
+    struct knit_conn_config cb;
+    knit_conn_config_default(&cb);
+    cb.max_streams = 8;
+    struct pair p;
+    pair_init(&p, NULL, &cb);
+    uint64_t id;
+    for (int i = 0; i < 2; i++) {   /* two short ones: credit 10 at b */
+        assert_int_equal(knit_conn_open_stream(p.a.conn, PROTO, &id), KNIT_OK);
+        run(&p);
+        finish_both(&p, id);
+        run(&p);
+    }
+    assert_int_equal(frames_sent(&p.b, KNIT_FRAME_MAX_STREAMS), 0);
+    for (int i = 0; i < 6; i++)     /* six that stay open: a at its limit */
+        assert_int_equal(knit_conn_open_stream(p.a.conn, PROTO, &id), KNIT_OK);
+    run(&p);
+    assert_true(frames_sent(&p.b, KNIT_FRAME_MAX_STREAMS) >= 1);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(knit_conn_open_stream(p.a.conn, PROTO, &id), KNIT_OK);
+    assert_int_equal(knit_conn_open_stream(p.a.conn, PROTO, &id),
+                     KNIT_E_TOO_BIG);
+    run(&p);
+    assert_int_equal(p.b.n_opened, 10);
+    pair_free(&p);
+}
+
 static void test_stream_limit_and_max_streams(void **state)
 {
     (void)state;
@@ -485,6 +537,8 @@ int main(void)
         cmocka_unit_test(test_refused_in_opened_callback),
         cmocka_unit_test(test_stop_sending_frame_resets_sender),
         cmocka_unit_test(test_stream_limit_and_max_streams),
+        cmocka_unit_test(test_few_streams_need_no_max_streams),
+        cmocka_unit_test(test_long_lived_streams_get_credit),
         cmocka_unit_test(test_close_reaches_peer),
         cmocka_unit_test(test_close_ignores_cwnd),
         cmocka_unit_test(test_path_packets),
