@@ -1,14 +1,15 @@
-/* The DHT inside the node: carries dht/dht.h's messages over sessions,
- * keeps our signed record, decides the DHT mode and bootstraps.
+/* The DHT inside the node: carries dht/dht.h's messages over sessions
+ * (our record, bootstrap and lookups are node/node_record.c).
  *
  * One stream per request (/knit/dht/1): we open it, write the request and
  * finish; the server reads one message, answers and finishes. A request
  * for a peer without a session dials it (not wanted: the session idles out
  * when the DHT stops using it) and waits in a queue until the session is
- * up. Anything malformed resets the stream; the session and the node carry
- * on. Everything is bounded: NODE_MAX_DHT_STREAMS streams with buffers of
- * one message each, NODE_MAX_DHT_STREAMS_PER_PEER for one peer's requests,
- * NODE_MAX_DHT_QUEUED waiting requests. */
+ * up, as do requests beyond NODE_MAX_DHT_REQUESTS_PER_PEER in flight to
+ * one peer. Anything malformed resets the stream; the session and the
+ * node carry on. Everything is bounded: NODE_MAX_DHT_STREAMS streams with
+ * buffers of one message each, NODE_MAX_DHT_STREAMS_PER_PEER for one
+ * peer's requests, NODE_MAX_DHT_QUEUED waiting requests. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,21 +22,7 @@
 #include "transport/error.h"
 
 #define SECOND 1000000ull
-#define BOOTSTRAP_FIRST_RETRY (5 * SECOND)
-#define BOOTSTRAP_MAX_RETRY (300 * SECOND)
-#define BOOTSTRAP_CHECK (60 * SECOND)
 #define DHT_FRAME_MAX (KNIT_MSG_HEADER_LEN + KNIT_DHT_MAX_MESSAGE)
-/* Stores refuse a republished record with the same sequence number (it
- * would not refresh their expiry) and any record issued over a day ago, so
- * the record is signed afresh as often as it is republished. */
-#define RESIGN_INTERVAL (30 * 60 * SECOND)
-/* A change to what our record says (relays, NAT info) is signed after
- * RESIGN_SOON, so changes that come together (two reservations) make one
- * record; NAT info, which moves while evidence comes in, at most once per
- * RESIGN_SPACING, as every new record is published to the DHT's closest
- * peers. A change of relays is urgent: they are how we are reached. */
-#define RESIGN_SOON (2 * SECOND)
-#define RESIGN_SPACING (30 * SECOND)
 
 /* ---- streams ------------------------------------------------------------------ */
 
@@ -287,6 +274,9 @@ bool node_dht_open(struct knit_node *node, struct knit_session *s,
     return true;
 }
 
+static void flush_queue(struct knit_node *node, struct knit_session *s,
+                        bool up);
+
 bool node_dht_event(struct knit_node *node, struct knit_session *s,
                     const struct knit_session_event *sev)
 {
@@ -323,6 +313,9 @@ bool node_dht_event(struct knit_node *node, struct knit_session *s,
     default:
         break;
     }
+    /* A request to this peer may have ended: one waiting may go. */
+    if (node->dht_queued && knit_session_is_up(s))
+        flush_queue(node, s, true);
     return true;
 }
 
@@ -354,6 +347,22 @@ static int start_request(struct knit_node *node, struct knit_session *s,
     stream_push(c, st);
     knit_session_flush(s, node->now);
     return KNIT_OK;
+}
+
+/* Our requests in flight to s's peer. A peer answers at most
+ * NODE_MAX_DHT_STREAMS_PER_PEER of them at once and refuses the rest
+ * (stream_new), so we send at most NODE_MAX_DHT_REQUESTS_PER_PEER: the
+ * others wait in the queue. A server handing a newcomer its records sends
+ * up to 64 PUTs at once. */
+static uint32_t requests_to(const struct knit_node *node,
+                            const struct knit_session *s)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < stream_slots(node); i++) {
+        const struct dht_stream *st = stream_at(node, i);
+        n += st->session == s && st->outgoing;
+    }
+    return n;
 }
 
 static int queue_request(struct knit_node *node,
@@ -391,7 +400,9 @@ static int send_request(void *ctx, const struct knit_peer_id *peer,
     struct knit_node *node = ctx;
     struct knit_session *s = node_find_session(node, peer);
     if (s && knit_session_is_up(s))
-        return start_request(node, s, id, frame, len);
+        return requests_to(node, s) < NODE_MAX_DHT_REQUESTS_PER_PEER
+                   ? start_request(node, s, id, frame, len)
+                   : queue_request(node, peer, id, frame, len);
     int err = queue_request(node, peer, id, frame, len);
     if (err)
         return err;
@@ -404,7 +415,8 @@ static int send_request(void *ctx, const struct knit_peer_id *peer,
     return err;
 }
 
-/* Sends (up) or fails (down) the requests waiting for peer's session. */
+/* Sends (up: as many as the peer answers at once, the rest wait for
+ * those to end) or fails (down) the requests waiting for peer's session. */
 static void flush_queue(struct knit_node *node, struct knit_session *s,
                         bool up)
 {
@@ -415,6 +427,8 @@ static void flush_queue(struct knit_node *node, struct knit_session *s,
             i++;
             continue;
         }
+        if (up && requests_to(node, s) >= NODE_MAX_DHT_REQUESTS_PER_PEER)
+            return;
         node->dht_queue[i] = node->dht_queue[--node->dht_queued];
         int err = up ? start_request(node, s, q.request_id, q.frame, q.len)
                      : KNIT_E_IO;
@@ -512,175 +526,4 @@ void node_dht_free(struct knit_node *node)
     free(node->bootstrap);
     free(node->record);
     knit_dht_free(node->dht);
-}
-
-/* ---- addresses, bootstrap, lookups ------------------------------------------------ */
-
-int knit_node_set_addresses(struct knit_node *node,
-                            const struct knit_addr *addrs, size_t n,
-                            uint64_t now)
-{
-    if (n > KNIT_RECORD_MAX_ADDRS)
-        return KNIT_E_TOO_BIG;
-    node->now = now;
-    if (addrs != node->record_addrs)
-        memmove(node->record_addrs, addrs, n * sizeof *addrs);
-    node->record_addr_count = n;
-    /* Until AutoNAT says otherwise, a global address means others can
-     * reach us: we serve; without one we keep relay reservations. */
-    traversal_apply(node);
-    return node_resign_record(node, now);
-}
-
-void node_resign_soon(struct knit_node *node, bool urgent)
-{
-    if (!node->record_len)
-        return;
-    uint64_t at = node->now + RESIGN_SOON;
-    if (!urgent && at < node->signed_at + RESIGN_SPACING)
-        at = node->signed_at + RESIGN_SPACING;
-    if (at < node->resign_at)
-        node->resign_at = at;
-}
-
-int node_resign_record(struct knit_node *node, uint64_t now)
-{
-    struct knit_peer_record *rec = calloc(1, sizeof *rec);
-    if (!rec)
-        return KNIT_E_NOMEM;
-    uint64_t unix_us = node->unix_time_at_start + (now - node->created);
-    rec->peer = node->identity.id;
-    rec->seq = unix_us > node->record_seq ? unix_us : node->record_seq + 1;
-    rec->issued = unix_us / SECOND;
-    int err = KNIT_OK;
-    for (size_t i = 0; i < node->record_addr_count && err == KNIT_OK; i++)
-        err = knit_multiaddr_from_socket(&rec->addrs[rec->addr_count++],
-                                         &node->record_addrs[i], NULL);
-    if (err == KNIT_OK)
-        rec->addr_count += (uint8_t)traversal_public_addrs(
-            node, rec->addrs + rec->addr_count,
-            KNIT_RECORD_MAX_ADDRS - rec->addr_count);
-    /* Relayed addresses only while we are not reachable directly: a
-     * dialler tries every address of a record at once, and a circuit it
-     * need not open costs a relay. */
-    if (!node->traversal->serving_autonat)
-        rec->addr_count += (uint8_t)node_relay_client_addrs(
-            node, rec->addrs + rec->addr_count,
-            KNIT_RECORD_MAX_ADDRS - rec->addr_count);
-    rec->nat = node->traversal->nat;
-    uint8_t envelope[KNIT_RECORD_MAX_BYTES];
-    size_t len = 0;
-    if (err == KNIT_OK)
-        err = knit_record_sign(rec, &node->identity, envelope,
-                               sizeof envelope, &len);
-    uint64_t seq = rec->seq;
-    if (err == KNIT_OK)
-        traversal_addresses_changed(node, rec->addrs, rec->addr_count);
-    free(rec);
-    if (err)
-        return err;
-    uint8_t *copy = malloc(len);
-    if (!copy)
-        return KNIT_E_NOMEM;
-    memcpy(copy, envelope, len);
-    free(node->record);
-    node->record = copy;
-    node->record_len = len;
-    node->record_seq = seq;
-    node->resign_at = now + RESIGN_INTERVAL;
-    node->signed_at = now;
-    node_build_hello(node);
-    node->in_event++;
-    err = knit_dht_set_own_record(node->dht, envelope, len, now);
-    node->in_event--;
-    return err;
-}
-
-const uint8_t *knit_node_record(const struct knit_node *node, size_t *len)
-{
-    *len = node->record_len;
-    return node->record_len ? node->record : NULL;
-}
-
-bool knit_node_dht_serving(const struct knit_node *node)
-{
-    return knit_dht_is_serving(node->dht);
-}
-
-const struct knit_dht *knit_node_dht(const struct knit_node *node)
-{
-    return node->dht;
-}
-
-static void dial_bootstrap(struct knit_node *node, uint64_t now)
-{
-    size_t dialled = 0;
-    for (size_t i = 0; i < node->bootstrap_count; i++)
-        if (node_dial(node, &node->bootstrap[i].id, &node->bootstrap[i].addr,
-                      now, false) == KNIT_OK)
-            dialled++;
-    node_log(node, now, KNIT_LOG_INFO, "dht: dialling %zu bootstrap peer%s",
-             dialled, dialled == 1 ? "" : "s");
-}
-
-int knit_node_bootstrap(struct knit_node *node,
-                        const struct knit_bootstrap_peer *peers, size_t n,
-                        uint64_t now)
-{
-    if (n > NODE_MAX_BOOTSTRAP)
-        return KNIT_E_TOO_BIG;
-    node->now = now;
-    struct knit_bootstrap_peer *copy = NULL;
-    if (n) {
-        copy = malloc(n * sizeof *copy);
-        if (!copy)
-            return KNIT_E_NOMEM;
-        memcpy(copy, peers, n * sizeof *copy);
-    }
-    free(node->bootstrap);
-    node->bootstrap = copy;
-    node->bootstrap_count = n;
-    node->bootstrap_backoff = BOOTSTRAP_FIRST_RETRY;
-    node->in_event++;
-    /* Peers restored from disk may be enough on their own. */
-    knit_dht_bootstrap(node->dht, now);
-    dial_bootstrap(node, now);
-    node->in_event--;
-    node->bootstrap_at = n ? now + node->bootstrap_backoff : KNIT_NO_DEADLINE;
-    return KNIT_OK;
-}
-
-int knit_node_find(struct knit_node *node, const struct knit_peer_id *peer,
-                   uint64_t now, uint64_t *handle)
-{
-    node->now = now;
-    return knit_dht_find(node->dht, peer, now, handle);
-}
-
-uint64_t node_dht_deadline(const struct knit_node *node)
-{
-    uint64_t next = knit_dht_next_deadline(node->dht);
-    if (node->record_len && node->resign_at < next)
-        next = node->resign_at;
-    return node->bootstrap_at < next ? node->bootstrap_at : next;
-}
-
-void node_dht_timeout(struct knit_node *node, uint64_t now)
-{
-    if (node->bootstrap_at <= now) {
-        if (knit_dht_table_size(knit_dht_get_table(node->dht)) == 0) {
-            /* Cut off: dial the bootstrap list again, backing off. */
-            dial_bootstrap(node, now);
-            node->bootstrap_at = now + node->bootstrap_backoff;
-            node->bootstrap_backoff *= 2;
-            if (node->bootstrap_backoff > BOOTSTRAP_MAX_RETRY)
-                node->bootstrap_backoff = BOOTSTRAP_MAX_RETRY;
-        } else {
-            node->bootstrap_backoff = BOOTSTRAP_FIRST_RETRY;
-            node->bootstrap_at = now + BOOTSTRAP_CHECK;
-        }
-    }
-    if (node->record_len && node->resign_at <= now)
-        node_resign_record(node, now);
-    knit_dht_timeout(node->dht, now);
 }

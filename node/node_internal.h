@@ -23,7 +23,12 @@
 #define NODE_DHT_STREAM_CHUNKS (NODE_MAX_DHT_STREAMS / NODE_DHT_STREAM_CHUNK)
 #define NODE_MAX_DHT_STREAMS_PER_PEER 16
 #define NODE_MAX_DHT_STREAMS_IN 192     /* of them, requests we answer */
-/* DHT requests waiting for their session to come up. */
+/* Our requests in flight to one peer: half of what it answers at once, as
+ * it holds a stream a little past our seeing its answer (until its FIN is
+ * acknowledged) and a new request must not arrive before that. */
+#define NODE_MAX_DHT_REQUESTS_PER_PEER (NODE_MAX_DHT_STREAMS_PER_PEER / 2)
+/* DHT requests waiting for their session to come up, or for one of the
+ * requests in flight to their peer to end. */
 #define NODE_MAX_DHT_QUEUED 256
 #define NODE_MAX_BOOTSTRAP 64
 /* Protocols the node may list in its hello besides the embedder's: ping,

@@ -4,7 +4,9 @@
  *     and the server's embedder hears of none of these streams (nor of one
  *     of a protocol nobody serves);
  *   - a client-mode node asks but never enters a server's routing table;
- *   - a peer's record can be found by ID through a third node.
+ *   - a peer's record can be found by ID through a third node;
+ *   - many requests to one server at once are all answered: the node
+ *     sends no more than the server answers at once and queues the rest.
  * Virtual addresses (20.x), nothing touches a real network. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -303,6 +305,40 @@ static void test_stored_records_are_handed_to_a_nearer_newcomer(void **state)
     world_free(w);
 }
 
+/* 30 lookups at once, with one server known: 30 requests to that server,
+ * which answers 16 from one peer at a time (NODE_MAX_DHT_STREAMS_PER_PEER)
+ * and refuses more. None may be sent to be refused (14 were). */
+static void test_many_requests_to_one_server_are_all_answered(void **state)
+{
+    (void)state;
+    enum knit_dht_mode modes[3] = {KNIT_DHT_MODE_SERVER, KNIT_DHT_MODE_CLIENT,
+                                   KNIT_DHT_MODE_CLIENT};
+    struct world *w = world_new(modes);
+    struct knit_bootstrap_peer boot = {.id = *knit_sim_host_id(w->host[0]),
+                                       .addr = addr_of(0)};
+    assert_int_equal(knit_node_bootstrap(node(w, 1), &boot, 1,
+                                         knit_sim_now(w->engine)), 0);
+    knit_sim_host_rearm(w->host[1]);
+    run_for(w, 20 * SECOND);
+    struct knit_dht_stats before;
+    knit_dht_get_stats(knit_node_dht(node(w, 1)), &before);
+    for (int i = 0; i < 30; i++) {
+        struct knit_peer_id nobody;
+        memset(&nobody, 0x40 + i, sizeof nobody);
+        uint64_t handle;
+        assert_int_equal(knit_node_find(node(w, 1), &nobody,
+                                        knit_sim_now(w->engine), &handle), 0);
+    }
+    knit_sim_host_rearm(w->host[1]);
+    run_for(w, 20 * SECOND);
+    struct knit_dht_stats after;
+    knit_dht_get_stats(knit_node_dht(node(w, 1)), &after);
+    assert_true(after.requests_sent - before.requests_sent >= 30);
+    assert_int_equal(after.requests_failed, before.requests_failed);
+    assert_true(after.lookups_started - before.lookups_started >= 30);
+    world_free(w);
+}
+
 static void test_find_with_an_empty_table_is_refused_at_once(void **state)
 {
     (void)state;
@@ -324,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_resets_the_stream_only),
         cmocka_unit_test(test_client_asks_but_stays_out_of_tables),
         cmocka_unit_test(test_find_with_an_empty_table_is_refused_at_once),
+        cmocka_unit_test(test_many_requests_to_one_server_are_all_answered),
         cmocka_unit_test(test_stored_records_are_handed_to_a_nearer_newcomer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
