@@ -1,0 +1,150 @@
+/* Kademlia's hand-over without the k-fold copies: a client's record is
+ * stored at every server of a small network; when a server joins nearer
+ * the record's key, it gets the record from one holder, the one nearest
+ * the key, not from each of them. Servers' own records are not handed
+ * over at all: their owner is nearest its own key, and publishes to the
+ * newcomer itself.
+ *
+ * Virtual addresses (20.x), nothing touches a real network. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "dht/dht.h"
+#include "dht/key.h"
+#include "node/event.h"
+#include "node/node.h"
+#include "sim/engine.h"
+#include "sim/host.h"
+#include "sim/net.h"
+#include "transport/error.h"
+
+#define SECOND 1000000ull
+#define SERVERS 8
+#define CLIENT SERVERS            /* the last host */
+
+struct world {
+    struct knit_sim_engine *engine;
+    struct knit_sim_net *net;
+    struct knit_sim_host *host[SERVERS + 1];
+};
+
+static void on_event(void *ctx, struct knit_sim_host *host,
+                     const struct knit_event *ev)
+{
+    (void)ctx;
+    (void)host;
+    (void)ev;
+}
+
+static struct knit_addr addr_of(int i)
+{
+    struct knit_addr a = {.family = KNIT_AF_IP4,
+                          .ip = {20, 0, (uint8_t)(i + 1), 1}, .port = 4001};
+    return a;
+}
+
+static struct knit_node *node(struct world *w, int i)
+{
+    return knit_sim_host_node(w->host[i]);
+}
+
+static void run_for(struct world *w, uint64_t us)
+{
+    knit_sim_run_until(w->engine, knit_sim_now(w->engine) + us, 50000000);
+}
+
+static void join(struct world *w, int i, int through)
+{
+    struct knit_bootstrap_peer boot = {.id = *knit_sim_host_id(w->host[through]),
+                                       .addr = addr_of(through)};
+    assert_int_equal(knit_node_bootstrap(node(w, i), &boot, 1,
+                                         knit_sim_now(w->engine)), 0);
+    knit_sim_host_rearm(w->host[i]);
+}
+
+static uint64_t handed_over(struct world *w, int i)
+{
+    struct knit_dht_stats st;
+    knit_dht_get_stats(knit_node_dht(node(w, i)), &st);
+    return st.records_handed_over;
+}
+
+static void test_one_holder_hands_a_record_over(void **state)
+{
+    (void)state;
+    struct world w = {0};
+    assert_int_equal(knit_sim_engine_new(&w.engine), 0);
+    struct knit_sim_net_config nc = {.seed = 9, .min_delay_us = 10000,
+                                     .max_delay_us = 20000};
+    assert_int_equal(knit_sim_net_new(&w.net, w.engine, &nc), 0);
+    for (int i = 0; i <= SERVERS; i++) {
+        struct knit_sim_host_config hc = {
+            .addr = addr_of(i), .seed = 300 + (uint64_t)i,
+            .dht_mode = i == CLIENT ? KNIT_DHT_MODE_CLIENT
+                                    : KNIT_DHT_MODE_SERVER,
+            .advertise = true,
+        };
+        assert_int_equal(
+            knit_sim_net_add_host(w.net, &hc, on_event, &w, &w.host[i]), 0);
+    }
+    /* The late server is the one nearest the client's key. */
+    struct knit_dht_key kc;
+    knit_dht_key_of_peer(&kc, knit_sim_host_id(w.host[CLIENT]));
+    int late = 0;
+    for (int i = 1; i < SERVERS; i++) {
+        struct knit_dht_key ki, kl;
+        knit_dht_key_of_peer(&ki, knit_sim_host_id(w.host[i]));
+        knit_dht_key_of_peer(&kl, knit_sim_host_id(w.host[late]));
+        if (knit_dht_key_cmp_distance(&kc, &ki, &kl) < 0)
+            late = i;
+    }
+    int first = late == 0 ? 1 : 0;
+    for (int i = 0; i < SERVERS; i++)
+        if (i != late && i != first)
+            join(&w, i, first);
+    run_for(&w, 20 * SECOND);
+    join(&w, CLIENT, first);
+    run_for(&w, 20 * SECOND);
+    /* k = 20: every one of the 7 servers holds the client's record. */
+    int holders = 0;
+    for (int i = 0; i < SERVERS; i++) {
+        if (i == late)
+            continue;
+        const struct knit_dht_store *s = knit_dht_get_store(knit_node_dht(node(&w, i)));
+        holders += knit_dht_store_get(s, &kc, knit_sim_now(w.engine)) != NULL;
+    }
+    assert_int_equal(holders, SERVERS - 1);
+
+    uint64_t before = 0;
+    for (int i = 0; i < SERVERS; i++)
+        before += handed_over(&w, i);
+    join(&w, late, first);
+    run_for(&w, 10 * SECOND);
+    uint64_t after = 0;
+    for (int i = 0; i < SERVERS; i++)
+        after += handed_over(&w, i);
+    const struct knit_dht_store *sl = knit_dht_get_store(knit_node_dht(node(&w, late)));
+    assert_non_null(knit_dht_store_get(sl, &kc, knit_sim_now(w.engine)));
+    /* The client's record, once (it was 7 times, with the servers'
+     * records besides). */
+    assert_int_equal(after - before, 1);
+
+    knit_sim_net_free(w.net);
+    knit_sim_engine_free(w.engine);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_holder_hands_a_record_over),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
