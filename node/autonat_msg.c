@@ -143,9 +143,9 @@ static int decode_addr(struct knit_addr *out, const uint8_t *p, size_t len)
     return err ? err : knit_endpoint_check(out);
 }
 
-static int decode_body(const uint8_t *body, size_t len,
-                       struct knit_autonat_msg *m)
+static int decode_body(const uint8_t *body, size_t len, void *out)
 {
+    struct knit_autonat_msg *m = out;
     uint64_t type;
     struct knit_msg top;
     int err = knit_msg_decode_typed(body, len, KNIT_AUTONAT_MAX_MESSAGE, schema_of, &type,
@@ -184,15 +184,7 @@ static int decode_body(const uint8_t *body, size_t len,
 int knit_autonat_decode(const uint8_t *body, size_t len,
                         struct knit_autonat_msg *out)
 {
-    if (!out)
-        return KNIT_E_INVAL;
-    memset(out, 0, sizeof *out);
-    if (!body && len)
-        return KNIT_E_INVAL;
-    int err = decode_body(body, len, out);
-    if (err)
-        memset(out, 0, sizeof *out);
-    return err;
+    return knit_msg_decode_whole(body, len, out, sizeof *out, decode_body);
 }
 
 /* ---- raw packets --------------------------------------------------------- */

@@ -192,9 +192,9 @@ static int decode_protocols(struct knit_identify_msg *m,
     return err == KNIT_E_NOT_FOUND ? KNIT_OK : err;
 }
 
-static int decode_body(const uint8_t *body, size_t len,
-                       struct knit_identify_msg *m)
+static int decode_body(const uint8_t *body, size_t len, void *out)
 {
+    struct knit_identify_msg *m = out;
     if (len > KNIT_IDENTIFY_MAX_MESSAGE)
         return KNIT_E_TOO_BIG;
     uint64_t type;
@@ -231,13 +231,5 @@ static int decode_body(const uint8_t *body, size_t len,
 int knit_identify_decode(const uint8_t *body, size_t len,
                          struct knit_identify_msg *out)
 {
-    if (!out)
-        return KNIT_E_INVAL;
-    memset(out, 0, sizeof *out);
-    if (!body && len)
-        return KNIT_E_INVAL;
-    int err = decode_body(body, len, out);
-    if (err)
-        memset(out, 0, sizeof *out);
-    return err;
+    return knit_msg_decode_whole(body, len, out, sizeof *out, decode_body);
 }

@@ -142,9 +142,9 @@ int knit_party_encode(const struct knit_party_msg *m, uint8_t *buf,
     return knit_msg_end(&w, frame_len);
 }
 
-static int decode_body(const uint8_t *body, size_t len,
-                       struct knit_party_msg *m)
+static int decode_body(const uint8_t *body, size_t len, void *out)
 {
+    struct knit_party_msg *m = out;
     uint64_t type;
     struct knit_msg top;
     int err = knit_msg_decode_typed(body, len, KNIT_PARTY_MAX_MESSAGE,
@@ -184,13 +184,5 @@ static int decode_body(const uint8_t *body, size_t len,
 int knit_party_decode(const uint8_t *body, size_t len,
                       struct knit_party_msg *out)
 {
-    if (!out)
-        return KNIT_E_INVAL;
-    memset(out, 0, sizeof *out);
-    if (!body && len)
-        return KNIT_E_INVAL;
-    int err = decode_body(body, len, out);
-    if (err)
-        memset(out, 0, sizeof *out);
-    return err;
+    return knit_msg_decode_whole(body, len, out, sizeof *out, decode_body);
 }

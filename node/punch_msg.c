@@ -163,9 +163,9 @@ static int decode_addrs(struct knit_punch_msg *m, const struct knit_msg *top)
     return err == KNIT_E_NOT_FOUND ? KNIT_OK : err;
 }
 
-static int decode_body(const uint8_t *body, size_t len,
-                       struct knit_punch_msg *m)
+static int decode_body(const uint8_t *body, size_t len, void *out)
 {
+    struct knit_punch_msg *m = out;
     uint64_t type;
     struct knit_msg top;
     int err = knit_msg_decode_typed(body, len, KNIT_PUNCH_MAX_MESSAGE,
@@ -197,15 +197,7 @@ static int decode_body(const uint8_t *body, size_t len,
 int knit_punch_decode(const uint8_t *body, size_t len,
                       struct knit_punch_msg *out)
 {
-    if (!out)
-        return KNIT_E_INVAL;
-    memset(out, 0, sizeof *out);
-    if (!body && len)
-        return KNIT_E_INVAL;
-    int err = decode_body(body, len, out);
-    if (err)
-        memset(out, 0, sizeof *out);
-    return err;
+    return knit_msg_decode_whole(body, len, out, sizeof *out, decode_body);
 }
 
 /* ---- the PUNCH packet ---------------------------------------------------- */

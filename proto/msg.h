@@ -260,6 +260,15 @@ int knit_msg_decode(const uint8_t *body, size_t len,
                     const struct knit_msg_schema *schema,
                     struct knit_msg *out);
 
+/* The public decoder of a protocol's messages around its own body
+ * decoder: KNIT_E_INVAL for no out, or no body with a length; *out (of
+ * out_size bytes) is zeroed before decode runs and again when it fails,
+ * so a caller never holds half a message. */
+int knit_msg_decode_whole(const uint8_t *body, size_t len, void *out,
+                          size_t out_size,
+                          int (*decode)(const uint8_t *body, size_t len,
+                                        void *out));
+
 bool knit_msg_has(const struct knit_msg *m, unsigned key);
 /* The value of a UINT or BOOL field, 0 when absent. */
 uint64_t knit_msg_uint(const struct knit_msg *m, unsigned key);

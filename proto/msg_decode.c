@@ -430,3 +430,19 @@ int knit_msg_decode_typed(const uint8_t *body, size_t len, size_t max,
         return KNIT_E_UNSUPPORTED;
     return knit_msg_decode(body, len, schema, out);
 }
+
+int knit_msg_decode_whole(const uint8_t *body, size_t len, void *out,
+                          size_t out_size,
+                          int (*decode)(const uint8_t *body, size_t len,
+                                        void *out))
+{
+    if (!out)
+        return KNIT_E_INVAL;
+    memset(out, 0, out_size);
+    if (!body && len)
+        return KNIT_E_INVAL;
+    int err = decode(body, len, out);
+    if (err)
+        memset(out, 0, out_size);
+    return err;
+}

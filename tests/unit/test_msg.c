@@ -531,6 +531,40 @@ static void test_every_format(void **state)
     }
 }
 
+/* knit_msg_decode_whole: the wrapper every protocol's public decoder is.
+ * The body decoder here fills half the message and then fails, as a real
+ * one may; the caller must get zeros, not the half. */
+struct two_fields {
+    uint64_t a, b;
+};
+
+static int half_then_fail(const uint8_t *body, size_t len, void *out)
+{
+    struct two_fields *m = out;
+    m->a = len;
+    return body[0] ? KNIT_E_MALFORMED : KNIT_OK;
+}
+
+static void test_decode_whole(void **state)
+{
+    (void)state;
+    struct two_fields m = {7, 7};
+    const uint8_t ok[1] = {0}, bad[1] = {1};
+    assert_int_equal(knit_msg_decode_whole(ok, 1, NULL, sizeof m,
+                                           half_then_fail), KNIT_E_INVAL);
+    assert_int_equal(knit_msg_decode_whole(NULL, 1, &m, sizeof m,
+                                           half_then_fail), KNIT_E_INVAL);
+    assert_true(m.a == 0 && m.b == 0);
+    m.b = 7;
+    assert_int_equal(knit_msg_decode_whole(bad, 1, &m, sizeof m,
+                                           half_then_fail), KNIT_E_MALFORMED);
+    assert_true(m.a == 0 && m.b == 0);
+    m.b = 7;
+    assert_int_equal(knit_msg_decode_whole(ok, 1, &m, sizeof m,
+                                           half_then_fail), KNIT_OK);
+    assert_true(m.a == 1 && m.b == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_peek_type),
         cmocka_unit_test(test_every_format),
         cmocka_unit_test(test_broken_schema),
+        cmocka_unit_test(test_decode_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
