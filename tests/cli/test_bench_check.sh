@@ -7,13 +7,7 @@
 # Also the bounds of --bytes.
 set -u
 knit=$1
-tmp=$(mktemp -d /tmp/knit-benchcheck.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-passes=0
-failures=0
-check() {
-    if [ "$2" -eq 0 ]; then passes=$((passes + 1)); else failures=$((failures + 1)); echo "FAIL: $1"; fi
-}
+. "$(dirname "$0")/lib.sh" benchcheck
 
 # The fake daemon: takes one request, checks it is a bench request for
 # 1 MiB, answers the crafted message named by $1 and hangs up. Messages

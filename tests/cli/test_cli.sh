@@ -4,34 +4,7 @@
 # on loopback that starts, prints its addresses and stops cleanly on SIGINT.
 set -u
 knit=$1
-tmp=$(mktemp -d /tmp/knit-cli.XXXXXX)
-daemon_pid=""
-cleanup() {
-    [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-failures=0
-passes=0
-check() {   # check NAME CONDITION-EXIT-STATUS
-    if [ "$2" -eq 0 ]; then
-        passes=$((passes + 1))
-    else
-        failures=$((failures + 1))
-        echo "FAIL: $1"
-    fi
-}
-# run EXPECTED_STATUS CMD...: runs, keeps stdout/stderr in $out/$err.
-run() {
-    want=$1
-    shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-    [ "$got" -eq "$want" ]
-}
-one_line_stderr() { [ "$(wc -l <"$tmp/err")" -eq 1 ]; }
+. "$(dirname "$0")/lib.sh" cli
 
 run 0 "$knit" --version; check "--version exits 0" $?
 [[ $out =~ ^knit\ [0-9]+\.[0-9]+\.[0-9]+$ ]]; check "--version prints 'knit X.Y.Z'" $?
@@ -79,6 +52,7 @@ check "keygen --json ($out)" $?
 # A daemon on loopback: port 0 asks the OS for a free port.
 "$knit" daemon --data-dir "$dir" --listen /ip4/127.0.0.1/udp/0 >"$tmp/d.log" 2>&1 &
 daemon_pid=$!
+pids+=("$daemon_pid")
 for _ in $(seq 100); do grep -q '^running' "$tmp/d.log" && break; sleep 0.1; done
 grep -Eq "^  /ip4/127\.0\.0\.1/udp/[1-9][0-9]*/p2p/$id\$" "$tmp/d.log"
 check "daemon lists its loopback address with /p2p/<id>" $?

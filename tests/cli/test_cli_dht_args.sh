@@ -8,25 +8,10 @@
 set -u
 knit=$1
 case $knit in /*) ;; *) knit=$PWD/$knit ;; esac   # the test changes directory
-tmp=$(mktemp -d /tmp/knit-dht-args.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-passes=0
-failures=0
-check() {
-    if [ "$2" -eq 0 ]; then passes=$((passes + 1)); else failures=$((failures + 1)); echo "FAIL: $1"; fi
-}
+. "$(dirname "$0")/lib.sh" dht-args
 # run EXPECTED_STATUS CMD...: runs, keeps stdout/stderr in $out/$err.
-run() {
-    want=$1
-    shift
-    # A use that parsed when it should not would start a daemon: bounded.
-    timeout 10 "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-    [ "$got" -eq "$want" ]
-}
-one_line_stderr() { [ "$(wc -l <"$tmp/err")" -eq 1 ]; }
+# A use that parsed when it should not would start a daemon: bounded.
+run_timeout=10
 # usage_error NAME PATTERN CMD...: exit 2, one line on stderr matching PATTERN.
 usage_error() {
     name=$1 pattern=$2

@@ -7,45 +7,18 @@
 set -u
 knit=$1
 N=20
-tmp=$(mktemp -d /tmp/knit-dht.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-passes=0
-failures=0
-check() {
-    if [ "$2" -eq 0 ]; then passes=$((passes + 1)); else failures=$((failures + 1)); echo "FAIL: $1"; fi
-}
+. "$(dirname "$0")/lib.sh" dht
 # Fixed ports, so that a restarted node is where its peers remember it.
 base=$((30000 + ($$ % 1500) * 20))
+node_pid=()
 start_daemon() {   # start_daemon I [bootstrap multiaddr]
-    local i=$1
-    local args=(daemon --data-dir "$tmp/n$i" --listen "/ip4/127.0.0.1/udp/$((base + i))"
-                --dht-mode server --log-level info)
+    local args=(--listen "/ip4/127.0.0.1/udp/$((base + $1))" --dht-mode server
+                --log-level info)
     [ $# -ge 2 ] && args+=(--bootstrap "$2")
-    "$knit" "${args[@]}" >>"$tmp/n$i.log" 2>&1 &
-    pids[$i]=$!
-    for _ in $(seq 100); do
-        local runs
-        runs=$(grep -c '^running' "$tmp/n$i.log" 2>/dev/null)
-        [ "${runs:-0}" -ge "${3:-1}" ] && return 0
-        kill -0 "${pids[$i]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "daemon $i did not start"; cat "$tmp/n$i.log"; exit 1
+    start_knit_daemon "n$1" "${args[@]}"
+    node_pid[$1]=$daemon_pid
 }
-stop_daemon() {
-    kill -TERM "${pids[$1]}" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "${pids[$1]}" 2>/dev/null || return 0; sleep 0.1; done
-    kill -KILL "${pids[$1]}" 2>/dev/null
-}
+stop_daemon() { stop_pid "${node_pid[$1]}"; }
 table_size() {   # the number of peers in node I's routing table
     "$knit" dht table --json --data-dir "$tmp/n$1" 2>/dev/null |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["peers"])' 2>/dev/null || echo 0
@@ -130,7 +103,7 @@ check "a peer nobody knows is not found, said plainly ($(cat "$tmp/err"))" $?
 for i in $(seq 0 $((N - 1))); do stop_daemon "$i"; done
 for i in 1 2 3 4 5; do
     [ -s "$tmp/n$i/dht.state" ]; check "node $i saved dht.state" $?
-    start_daemon "$i" "$boot" 2
+    start_daemon "$i" "$boot"
     grep -q "^restored [1-9][0-9]* DHT peers and [1-9][0-9]* records" "$tmp/n$i.log"
     check "node $i restored its table and records" $?
 done

@@ -11,37 +11,15 @@ set -u
 knit=$1
 here=$(cd "$(dirname "$0")" && pwd)
 tcp="python3 $here/forward_echo.py"
-tmp=$(mktemp -d /tmp/knit-fwd.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-passes=0
-failures=0
-check() { [ -n "${VERBOSE:-}" ] && echo "  [$2] $1";
-    if [ "$2" -eq 0 ]; then passes=$((passes + 1)); else failures=$((failures + 1)); echo "FAIL: $1"; fi
-}
+. "$(dirname "$0")/lib.sh" fwd
 base=$((31000 + ($$ % 1000) * 3))
 declare -A pid
 start_daemon() {   # start_daemon NAME PORT [bootstrap multiaddr]
-    local args=(daemon --data-dir "$tmp/$1" --listen "/ip4/127.0.0.1/udp/$2"
-                --dht-mode server --log-level info)
+    local args=(--listen "/ip4/127.0.0.1/udp/$2" --dht-mode server
+                --log-level info)
     [ $# -ge 3 ] && args+=(--bootstrap "$3")
-    "$knit" "${args[@]}" >"$tmp/$1.log" 2>&1 &
-    pid[$1]=$!
-    pids+=($!)
-    for _ in $(seq 100); do
-        grep -q '^running' "$tmp/$1.log" 2>/dev/null && return 0
-        kill -0 "${pid[$1]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "daemon $1 did not start"; cat "$tmp/$1.log"; exit 1
+    start_knit_daemon "$1" "${args[@]}"
+    pid[$1]=$daemon_pid
 }
 start_server() {   # start_server MODE: its port goes to $tmp/MODE.port
     $tcp server "$1" "$tmp/$1.port" >"$tmp/$1.server.log" 2>&1 &

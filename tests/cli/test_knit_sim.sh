@@ -6,28 +6,7 @@
 set -u
 knit=$1
 sim="$(dirname "$knit")/knit-sim"
-tmp=$(mktemp -d /tmp/knit-sim-cli.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-passes=0
-check() {   # check NAME CONDITION-EXIT-STATUS
-    if [ "$2" -eq 0 ]; then
-        passes=$((passes + 1))
-    else
-        failures=$((failures + 1))
-        echo "FAIL: $1"
-    fi
-}
-run() {     # run EXPECTED_STATUS CMD...: keeps stdout/stderr in $out/$err
-    want=$1
-    shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-    [ "$got" -eq "$want" ]
-}
-one_line_stderr() { [ "$(wc -l <"$tmp/err")" -eq 1 ]; }
+. "$(dirname "$0")/lib.sh" sim-cli
 
 [ -x "$sim" ] || { echo "FAIL: no knit-sim next to $knit"; exit 1; }
 

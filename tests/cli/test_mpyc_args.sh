@@ -6,18 +6,7 @@
 # on 127.0.0.1) this node missing from the list.
 set -u
 knit=$1
-tmp=$(mktemp -d /tmp/knit-mpyc-args.XXXXXX)
-dpid=""
-cleanup() {
-    [ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-passes=0
-failures=0
-check() {
-    if [ "$2" -eq 0 ]; then passes=$((passes + 1)); else failures=$((failures + 1)); echo "FAIL: $1"; fi
-}
+. "$(dirname "$0")/lib.sh" mpyc-args
 # expect CODE PATTERN args...: exit code CODE and PATTERN (grep -E) on stderr.
 expect() {
     local code=$1 pattern=$2
@@ -68,6 +57,7 @@ expect 1 "knit mpyc: .*(no daemon|not running|cannot connect)" "${nodir[@]}" --p
 # A daemon whose ID is not in the list.
 "$knit" daemon --data-dir "$tmp/d" --listen /ip4/127.0.0.1/udp/0 >"$tmp/d.log" 2>&1 &
 dpid=$!
+pids+=("$dpid")
 for _ in $(seq 100); do grep -q '^running' "$tmp/d.log" && break; sleep 0.1; done
 own=$("$knit" id --data-dir "$tmp/d" | sed -n 1p)
 expect 2 "this node \($own\) is not in --parties" --data-dir "$tmp/d" --parties "$a,$b" -- true

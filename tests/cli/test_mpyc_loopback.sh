@@ -14,40 +14,13 @@ set -u
 knit=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 echo_prog=$here/mpyc_echo.py
-tmp=$(mktemp -d /tmp/knit-mpyc.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-    done
-    # A sanitizer build's daemons report leaks and errors as they stop.
-    if grep -l "ERROR: \(Address\|Leak\)Sanitizer\|runtime error:" "$tmp"/n*.log 2>/dev/null; then
-        echo "FAIL: a daemon reported a sanitizer error:"; cat "$tmp"/n*.log; rm -rf "$tmp"; exit 1
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-passes=0
-failures=0
-check() {
-    if [ "$2" -eq 0 ]; then passes=$((passes + 1)); else failures=$((failures + 1)); echo "FAIL: $1"; fi
-}
+. "$here/lib.sh" mpyc
 base=$((32000 + ($$ % 1000) * 3))
 start_daemon() {   # start_daemon I [bootstrap multiaddr]
-    local i=$1
-    local args=(daemon --data-dir "$tmp/n$i" --listen "/ip4/127.0.0.1/udp/$((base + i))"
-                --dht-mode server --log-level info)
+    local args=(--listen "/ip4/127.0.0.1/udp/$((base + $1))" --dht-mode server
+                --log-level info)
     [ $# -ge 2 ] && args+=(--bootstrap "$2")
-    "$knit" "${args[@]}" >>"$tmp/n$i.log" 2>&1 &
-    pids[$i]=$!
-    for _ in $(seq 100); do
-        grep -q '^running' "$tmp/n$i.log" 2>/dev/null && return 0
-        kill -0 "${pids[$i]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "daemon $i did not start"; cat "$tmp/n$i.log"; exit 1
+    start_knit_daemon "n$1" "${args[@]}"
 }
 table_size() {
     "$knit" dht table --json --data-dir "$tmp/n$1" 2>/dev/null |

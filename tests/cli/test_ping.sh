@@ -5,28 +5,8 @@
 # refused plainly.
 set -u
 knit=$1
-tmp=$(mktemp -d /tmp/knit-ping.XXXXXX)
-pids=""
-cleanup() {
-    for p in $pids; do kill -TERM "$p" 2>/dev/null; done
-    for p in $pids; do
-        for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-passes=0
-failures=0
-check() {
-    if [ "$2" -eq 0 ]; then passes=$((passes + 1)); else failures=$((failures + 1)); echo "FAIL: $1"; fi
-}
-start_daemon() {   # start_daemon NAME
-    "$knit" daemon --data-dir "$tmp/$1" --listen /ip4/127.0.0.1/udp/0 >"$tmp/$1.log" 2>&1 &
-    pids="$pids $!"
-    for _ in $(seq 100); do grep -q '^running' "$tmp/$1.log" 2>/dev/null && return 0; sleep 0.1; done
-    echo "daemon $1 did not start"; cat "$tmp/$1.log"; exit 1
-}
+. "$(dirname "$0")/lib.sh" ping
+start_daemon() { start_knit_daemon "$1" --listen /ip4/127.0.0.1/udp/0; }
 start_daemon a
 start_daemon b
 b_addr=$("$knit" id --data-dir "$tmp/b" | sed -n 2p)

@@ -10,22 +10,7 @@
 # texts and the answer when no daemon runs.
 set -u
 knit=$1
-tmp=$(mktemp -d /tmp/knit-status.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-passes=0
-failures=0
-check() {
-    if [ "$2" -eq 0 ]; then passes=$((passes + 1)); else failures=$((failures + 1)); echo "FAIL: $1"; fi
-}
+. "$(dirname "$0")/lib.sh" status
 command -v python3 >/dev/null || { echo "python3 is needed to read the JSON"; exit 1; }
 
 # Usage errors and no daemon, before anything runs.
@@ -57,19 +42,10 @@ check "--no-port-mapping takes no value ($(cat "$tmp/err"))" $?
 check "knit --help lists status" $?
 
 start_daemon() {   # start_daemon I [bootstrap multiaddr [more options]]
-    local i=$1
-    local args=(daemon --data-dir "$tmp/n$i" --listen /ip4/127.0.0.1/udp/0
-                --dht-mode server)
+    local args=(--listen /ip4/127.0.0.1/udp/0 --dht-mode server)
     [ $# -ge 2 ] && args+=(--bootstrap "$2")
     [ $# -ge 3 ] && args+=("${@:3}")
-    "$knit" "${args[@]}" >"$tmp/n$i.log" 2>&1 &
-    pids[$i]=$!
-    for _ in $(seq 100); do
-        grep -q '^running' "$tmp/n$i.log" 2>/dev/null && return 0
-        kill -0 "${pids[$i]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "daemon $i did not start"; cat "$tmp/n$i.log"; exit 1
+    start_knit_daemon "n$1" "${args[@]}"
 }
 
 start_daemon 0

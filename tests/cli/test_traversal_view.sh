@@ -13,13 +13,7 @@
 #   - an answer whose port mapping state is past the last one is refused.
 set -u
 knit=$1
-tmp=$(mktemp -d /tmp/knit-travview.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-passes=0
-failures=0
-check() {
-    if [ "$2" -eq 0 ]; then passes=$((passes + 1)); else failures=$((failures + 1)); echo "FAIL: $1"; fi
-}
+. "$(dirname "$0")/lib.sh" travview
 command -v python3 >/dev/null || { echo "python3 is needed to play the daemon"; exit 1; }
 
 # The fake daemon: takes one request, checks its type, answers the crafted

@@ -65,10 +65,7 @@ struct world {
 
 static int index_of(struct world *w, const struct knit_peer_id *id)
 {
-    for (int j = 0; j < HOSTS; j++)
-        if (w->host[j] && knit_peer_id_equal(id, &w->id[j]))
-            return j;
-    return -1;
+    return host_index_of(w->host, w->id, HOSTS, id);
 }
 
 static struct knit_node *node_of(struct world *w, int i)
@@ -78,13 +75,7 @@ static struct knit_node *node_of(struct world *w, int i)
 
 static bool is_relayed(struct world *w, int i, int j)
 {
-    struct knit_node_peer peers[HOSTS];
-    size_t n = knit_node_peers(node_of(w, i), peers, HOSTS);
-    for (size_t k = 0; k < n; k++)
-        if (knit_peer_id_equal(&peers[k].id, &w->id[j]))
-            return peers[k].relayed;
-    fail_msg("no session");
-    return false;
+    return session_is_relayed(node_of(w, i), &w->id[j]);
 }
 
 /* The transfer's bytes: a keystream, so any loss, repeat or reordering

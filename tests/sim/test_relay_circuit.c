@@ -58,10 +58,7 @@ struct world {
 
 static int index_of(struct world *w, const struct knit_peer_id *id)
 {
-    for (int j = 0; j < HOSTS; j++)
-        if (w->host[j] && knit_peer_id_equal(id, &w->id[j]))
-            return j;
-    return -1;
+    return host_index_of(w->host, w->id, HOSTS, id);
 }
 
 static void on_event(void *ctx, struct knit_sim_host *host,

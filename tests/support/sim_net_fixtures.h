@@ -1,7 +1,8 @@
 /* Helpers shared by the virtual network tests (tests/sim/test_net.c,
- * test_net_hosts.c): virtual addresses, an engine and a net that must be
- * created, the net's counters, and the check that every datagram sent is
- * accounted for.
+ * test_net_hosts.c, the punch and relay tests): virtual addresses, an
+ * engine and a net that must be created, the net's counters, the check
+ * that every datagram sent is accounted for, and which host a peer ID is
+ * and whether a node reaches a peer through a relay.
  *
  * Header-only, all static inline: they call sim/ functions, and the support
  * library links knit_proto alone, so they cannot live in a support .c file.
@@ -12,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node/node.h"
 #include "sim/engine.h"
+#include "sim/host.h"
 #include "sim/net.h"
 #include "transport/io.h"
 
@@ -64,6 +67,32 @@ static inline void assert_accounted(const struct knit_sim_net *n)
     assert_int_equal(st.sent, st.delivered + st.lost + st.blackholed +
                                   st.dropped + st.queue_dropped +
                                   knit_sim_net_in_flight(n));
+}
+
+/* The index of the host with peer ID id among hosts[0..n), whose IDs are
+ * ids[0..n) (NULL hosts skipped); -1 when none. */
+static inline int host_index_of(struct knit_sim_host *const *hosts,
+                                const struct knit_peer_id *ids, int n,
+                                const struct knit_peer_id *id)
+{
+    for (int j = 0; j < n; j++)
+        if (hosts[j] && knit_peer_id_equal(id, &ids[j]))
+            return j;
+    return -1;
+}
+
+/* Whether node's session with peer runs over a relay circuit; the test
+ * fails when there is no session up. */
+static inline bool session_is_relayed(struct knit_node *node,
+                                      const struct knit_peer_id *peer)
+{
+    struct knit_node_peer peers[16];
+    size_t n = knit_node_peers(node, peers, 16);
+    for (size_t k = 0; k < n; k++)
+        if (knit_peer_id_equal(&peers[k].id, peer))
+            return peers[k].relayed;
+    fail_msg("no session");
+    return false;
 }
 
 #endif
