@@ -283,6 +283,7 @@ bool node_dht_event(struct knit_node *node, struct knit_session *s,
     struct dht_stream *st = stream_find(node, s, sev->stream_id);
     if (!st)
         return false;
+    bool ours = st->outgoing;
     struct knit_conn *c = knit_session_conn(s);
     switch (sev->type) {
     case KNIT_SESSION_STREAM_READABLE:
@@ -313,8 +314,10 @@ bool node_dht_event(struct knit_node *node, struct knit_session *s,
     default:
         break;
     }
-    /* A request to this peer may have ended: one waiting may go. */
-    if (node->dht_queued && knit_session_is_up(s))
+    /* One of our requests to this peer ended (its slot was released, in
+     * a chunk that never moves): one waiting for that peer may go. The
+     * queue is not looked at for any other stream event. */
+    if (ours && !st->session && node->dht_queued && knit_session_is_up(s))
         flush_queue(node, s, true);
     return true;
 }
