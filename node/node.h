@@ -176,9 +176,10 @@ int knit_node_set_addresses(struct knit_node *node,
                             uint64_t now);
 /* Our signed record (NULL, 0 before knit_node_set_addresses). */
 const uint8_t *knit_node_record(const struct knit_node *node, size_t *len);
-/* Joins the DHT through these peers: dials them, looks up our own key
- * through the first that serves, and dials them again (with backoff, from
- * 5 s to 5 min) whenever the routing table is empty. */
+/* Joins the DHT through these peers: dials 4 of them, picked at random,
+ * looks up our own key through the first that serves, and dials the next
+ * 4 (with backoff, from 5 s to 5 min) whenever the routing table is
+ * empty. */
 int knit_node_bootstrap(struct knit_node *node,
                         const struct knit_bootstrap_peer *peers, size_t n,
                         uint64_t now);

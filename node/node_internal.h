@@ -118,8 +118,9 @@ struct knit_node {
     uint32_t dht_stream_chunk_count;
     struct dht_queued *dht_queue;    /* grows up to NODE_MAX_DHT_QUEUED */
     size_t dht_queued, dht_queue_cap;
-    struct knit_bootstrap_peer *bootstrap;   /* bootstrap_count of them */
+    struct knit_bootstrap_peer *bootstrap;   /* bootstrap_count, shuffled */
     size_t bootstrap_count;
+    size_t bootstrap_next;                   /* the next to dial */
     uint64_t bootstrap_at, bootstrap_backoff;
     /* circuit relay: hop service, circuit ends, reservations */
     struct node_relay *relay;

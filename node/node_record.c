@@ -14,6 +14,14 @@
 #define BOOTSTRAP_FIRST_RETRY (5 * SECOND)
 #define BOOTSTRAP_MAX_RETRY (300 * SECOND)
 #define BOOTSTRAP_CHECK (60 * SECOND)
+/* Bootstrap peers dialled at once. One live DHT server is all a join
+ * needs; its lookup of our own key brings the rest. Dialling the whole
+ * list made every joining node a session at every bootstrap peer: with 32
+ * of them, a third of all the handshakes of a 100 000-node join, all on
+ * the few nodes everyone knows. A few, not one, so that one dead or slow
+ * peer does not hold the join up (kubo likewise dials the bootstrap list
+ * only until it has 4 peers). */
+#define BOOTSTRAP_DIAL_AT_ONCE 4
 /* Stores refuse a republished record with the same sequence number (it
  * would not refresh their expiry) and any record issued over a day ago, so
  * the record is signed afresh as often as it is republished. */
@@ -124,13 +132,38 @@ const struct knit_dht *knit_node_dht(const struct knit_node *node)
     return node->dht;
 }
 
+/* Fisher-Yates; the slight bias of a 32-bit draw modulo at most 64 does
+ * not matter for spreading load. */
+static void shuffle_bootstrap(struct knit_node *node,
+                              struct knit_bootstrap_peer *peers, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        uint32_t r;
+        node->io.random(node->io.ctx, (uint8_t *)&r, sizeof r);
+        size_t j = r % i;
+        struct knit_bootstrap_peer t = peers[i - 1];
+        peers[i - 1] = peers[j];
+        peers[j] = t;
+    }
+}
+
+/* The next BOOTSTRAP_DIAL_AT_ONCE of the shuffled list, so that every try
+ * after a failed one reaches other peers, and joining nodes spread over
+ * the whole list. */
 static void dial_bootstrap(struct knit_node *node, uint64_t now)
 {
     size_t dialled = 0;
-    for (size_t i = 0; i < node->bootstrap_count; i++)
-        if (node_dial(node, &node->bootstrap[i].id, &node->bootstrap[i].addr,
-                      now, false) == KNIT_OK)
+    size_t n = node->bootstrap_count < BOOTSTRAP_DIAL_AT_ONCE
+                   ? node->bootstrap_count
+                   : BOOTSTRAP_DIAL_AT_ONCE;
+    for (size_t k = 0; k < n; k++) {
+        const struct knit_bootstrap_peer *p =
+            &node->bootstrap[node->bootstrap_next];
+        node->bootstrap_next = (node->bootstrap_next + 1) %
+                               node->bootstrap_count;
+        if (node_dial(node, &p->id, &p->addr, now, false) == KNIT_OK)
             dialled++;
+    }
     node_log(node, now, KNIT_LOG_INFO, "dht: dialling %zu bootstrap peer%s",
              dialled, dialled == 1 ? "" : "s");
 }
@@ -148,10 +181,12 @@ int knit_node_bootstrap(struct knit_node *node,
         if (!copy)
             return KNIT_E_NOMEM;
         memcpy(copy, peers, n * sizeof *copy);
+        shuffle_bootstrap(node, copy, n);
     }
     free(node->bootstrap);
     node->bootstrap = copy;
     node->bootstrap_count = n;
+    node->bootstrap_next = 0;
     node->bootstrap_backoff = BOOTSTRAP_FIRST_RETRY;
     node->in_event++;
     /* Peers restored from disk may be enough on their own. */

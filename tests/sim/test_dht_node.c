@@ -6,7 +6,9 @@
  *   - a client-mode node asks but never enters a server's routing table;
  *   - a peer's record can be found by ID through a third node;
  *   - many requests to one server at once are all answered: the node
- *     sends no more than the server answers at once and queues the rest.
+ *     sends no more than the server answers at once and queues the rest;
+ *   - a long bootstrap list is dialled a few peers at a time, and a join
+ *     whose first few are all down reaches the others.
  * Virtual addresses (20.x), nothing touches a real network. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -305,6 +307,39 @@ static void test_stored_records_are_handed_to_a_nearer_newcomer(void **state)
     world_free(w);
 }
 
+/* Eight bootstrap peers that are down (no host at their address) and one
+ * server. The node dials 4 at a time (the whole list before: a session
+ * at every bootstrap peer for every joining node), and while its table is
+ * empty dials the next 4 on each retry, so it joins through the one that
+ * is up wherever the shuffle put it. */
+static void test_bootstrap_dials_a_few_at_a_time(void **state)
+{
+    (void)state;
+    enum knit_dht_mode modes[3] = {KNIT_DHT_MODE_SERVER, KNIT_DHT_MODE_SERVER,
+                                   KNIT_DHT_MODE_CLIENT};
+    struct world *w = world_new(modes);
+    struct knit_bootstrap_peer boot[9];
+    for (int i = 0; i < 8; i++) {
+        uint8_t sk[crypto_sign_SECRETKEYBYTES];
+        crypto_sign_keypair(boot[i].id.pubkey, sk);
+        boot[i].addr = addr_of(40 + i);
+    }
+    boot[8].id = *knit_sim_host_id(w->host[0]);
+    boot[8].addr = addr_of(0);
+    assert_int_equal(knit_node_bootstrap(node(w, 2), boot, 9,
+                                         knit_sim_now(w->engine)), 0);
+    knit_sim_host_rearm(w->host[2]);
+    struct knit_node_stats st;
+    knit_node_get_stats(node(w, 2), &st);
+    assert_int_equal(st.sessions, 4);
+    /* Retries after 5 s and 10 s more: the third batch is dialled at 15 s. */
+    run_for(w, 25 * SECOND);
+    const struct knit_dht_table *t =
+        knit_dht_get_table(knit_node_dht(node(w, 2)));
+    assert_non_null(knit_dht_table_find(t, knit_sim_host_id(w->host[0])));
+    world_free(w);
+}
+
 /* 30 lookups at once, with one server known: 30 requests to that server,
  * which answers 16 from one peer at a time (NODE_MAX_DHT_STREAMS_PER_PEER)
  * and refuses more. None may be sent to be refused (14 were). */
@@ -361,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_client_asks_but_stays_out_of_tables),
         cmocka_unit_test(test_find_with_an_empty_table_is_refused_at_once),
         cmocka_unit_test(test_many_requests_to_one_server_are_all_answered),
+        cmocka_unit_test(test_bootstrap_dials_a_few_at_a_time),
         cmocka_unit_test(test_stored_records_are_handed_to_a_nearer_newcomer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
