@@ -32,7 +32,7 @@
 #define KNIT_SESSION_MAX_PATHS 6
 
 struct knit_session_config {
-    uint64_t rekey_after_us;          /* initiator rekeys a keypair this old */
+    uint64_t rekey_after_us;          /* renew keys this old when used */
     uint64_t reject_after_us;         /* a keypair this old is never used */
     uint64_t rekey_after_packets;     /* ...or after sending this many */
     uint64_t keepalive_us;            /* idle interval before a PING */

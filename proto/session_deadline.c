@@ -45,7 +45,7 @@ static uint64_t compute_deadline(const struct knit_session *s)
         next = min_u64(next, s->last_rx + s->cfg.idle_timeout_us);
         if (s->wanted)
             next = min_u64(next, keepalive_due(s));
-        if (s->has_cur && !s->handshaking)
+        if (s->has_cur && !s->handshaking && session_keys_in_use(s))
             next = min_u64(next, s->cur.created + session_rekey_age(s));
     }
     if (s->conn && !s->blocked)

@@ -96,6 +96,9 @@ int session_send_initiation(struct knit_session *s, uint64_t now);
 void session_start_handshake(struct knit_session *s, uint64_t now);
 /* How old the current keys may get before a rekey, jitter included. */
 uint64_t session_rekey_age(const struct knit_session *s);
+/* Whether the conn has anything to send or acknowledge: keys are renewed
+ * only then. */
+bool session_keys_in_use(const struct knit_session *s);
 
 /* session_keys.c */
 void session_drop_keypair(struct knit_session *s, struct knit_keypair *kp,
