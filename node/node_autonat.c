@@ -31,19 +31,19 @@
 struct an_stream *an_at(struct knit_node *node, int i)
 {
     struct node_traversal *t = node->traversal;
-    if (!t->an_streams || i < 0 || i >= NODE_MAX_AUTONAT_STREAMS ||
-        !t->an_streams[i].session)
+    if (i < 0 || i >= NODE_MAX_AUTONAT_STREAMS || !t->an_streams[i] ||
+        !t->an_streams[i]->session)
         return NULL;
-    return &t->an_streams[i];
+    return t->an_streams[i];
 }
 
 static int an_find(struct knit_node *node, const struct knit_session *s,
                    uint64_t id)
 {
     struct node_traversal *t = node->traversal;
-    for (int i = 0; t->an_streams && i < NODE_MAX_AUTONAT_STREAMS; i++)
-        if (t->an_streams[i].session == s &&
-            t->an_streams[i].stream_id == id)
+    for (int i = 0; i < NODE_MAX_AUTONAT_STREAMS; i++)
+        if (t->an_streams[i] && t->an_streams[i]->session == s &&
+            t->an_streams[i]->stream_id == id)
             return i;
     return -1;
 }
@@ -52,14 +52,12 @@ int an_new(struct knit_node *node, struct knit_session *s,
                   uint64_t id, uint8_t role)
 {
     struct node_traversal *t = node->traversal;
-    if (!t->an_streams &&
-        !(t->an_streams = calloc(NODE_MAX_AUTONAT_STREAMS,
-                                 sizeof *t->an_streams)))
-        return KNIT_E_NOMEM;
     for (int i = 0; i < NODE_MAX_AUTONAT_STREAMS; i++) {
-        struct an_stream *st = &t->an_streams[i];
-        if (st->session)
+        struct an_stream *st = t->an_streams[i];
+        if (st && st->session)
             continue;
+        if (!st && !(st = t->an_streams[i] = malloc(sizeof *st)))
+            return KNIT_E_NOMEM;
         memset(st, 0, sizeof *st);
         st->session = s;
         st->stream_id = id;
@@ -558,22 +556,25 @@ uint64_t autonat_deadline(const struct knit_node *node)
     for (int k = 0; k < NODE_AUTONAT_PENDING; k++)
         if (t->pending[k].used && t->pending[k].deadline < next)
             next = t->pending[k].deadline;
-    for (int i = 0; t->an_streams && i < NODE_MAX_AUTONAT_STREAMS; i++)
-        if (t->an_streams[i].session &&
-            (t->an_streams[i].role == AN_SERVE ? !t->an_streams[i].answered
-                                               : !t->an_streams[i].got) &&
-            t->an_streams[i].deadline < next)
-            next = t->an_streams[i].deadline;
+    for (int i = 0; i < NODE_MAX_AUTONAT_STREAMS; i++) {
+        const struct an_stream *st = t->an_streams[i];
+        if (st && st->session &&
+            (st->role == AN_SERVE ? !st->answered : !st->got) &&
+            st->deadline < next)
+            next = st->deadline;
+    }
     return next;
 }
 
 void autonat_timeout(struct knit_node *node, uint64_t now)
 {
     struct node_traversal *t = node->traversal;
-    for (int i = 0; t->an_streams && i < NODE_MAX_AUTONAT_STREAMS; i++) {
-        struct an_stream *st = &t->an_streams[i];
+    for (int i = 0; i < NODE_MAX_AUTONAT_STREAMS; i++) {
+        struct an_stream *st = t->an_streams[i];
+        if (!st || !st->session)
+            continue;
         bool waiting = st->role == AN_SERVE ? !st->answered : !st->got;
-        if (!st->session || !waiting || st->deadline > now)
+        if (!waiting || st->deadline > now)
             continue;
         if (st->role == AN_SERVE)
             answer_status(node, i, st->req.type == KNIT_AUTONAT_OBSERVE

@@ -32,9 +32,9 @@ static struct punch *find_session(struct node_punch *np,
                                   const struct knit_session *s)
 {
     for (int i = 0; i < NODE_MAX_PUNCHES; i++)
-        if (np->punches[i].state != PUNCH_FREE &&
-            np->punches[i].session == s)
-            return &np->punches[i];
+        if (np->punches[i] && np->punches[i]->state != PUNCH_FREE &&
+            np->punches[i]->session == s)
+            return np->punches[i];
     return NULL;
 }
 
@@ -52,9 +52,11 @@ static struct punch *punch_new(struct knit_node *node,
     if (!np)
         return NULL;
     for (int i = 0; i < NODE_MAX_PUNCHES; i++) {
-        struct punch *p = &np->punches[i];
-        if (p->state != PUNCH_FREE)
+        struct punch *p = np->punches[i];
+        if (p && p->state != PUNCH_FREE)
             continue;
+        if (!p && !(p = np->punches[i] = malloc(sizeof *p)))
+            return NULL;
         memset(p, 0, sizeof *p);
         p->session = s;
         p->began = node->now;
@@ -73,17 +75,28 @@ struct punch_history *punch_history_of(struct knit_node *node,
     if (!np)
         return NULL;
     struct punch_history *victim = NULL;
+    int unused = -1;
     for (int i = 0; i < NODE_PUNCH_HISTORY; i++) {
-        struct punch_history *h = &np->history[i];
-        if (h->used && knit_peer_id_equal(&h->peer, peer))
+        struct punch_history *h = np->history[i];
+        if (!h) {
+            if (unused < 0)
+                unused = i;
+            continue;
+        }
+        if (knit_peer_id_equal(&h->peer, peer))
             return h;
-        if (!victim || !h->used || (victim->used && h->seen < victim->seen))
+        if (!victim || h->seen < victim->seen)
             victim = h;
     }
     if (!add)
         return NULL;
+    /* A new entry while there is room; else the one seen longest ago. */
+    if (unused >= 0) {
+        if (!(np->history[unused] = malloc(sizeof *victim)))
+            return NULL;
+        victim = np->history[unused];
+    }
     memset(victim, 0, sizeof *victim);
-    victim->used = true;
     victim->peer = *peer;
     victim->seen = node->now;
     return victim;
@@ -550,8 +563,8 @@ uint64_t punch_deadline(const struct knit_node *node)
     if (!np)
         return next;
     for (int i = 0; i < NODE_MAX_PUNCHES; i++) {
-        const struct punch *p = &np->punches[i];
-        if (p->state == PUNCH_FREE)
+        const struct punch *p = np->punches[i];
+        if (!p || p->state == PUNCH_FREE)
             continue;
         uint64_t t = p->deadline;
         if (p->state == PUNCH_PROBING) {
@@ -566,9 +579,9 @@ uint64_t punch_deadline(const struct knit_node *node)
             next = t;
     }
     for (int i = 0; i < NODE_PUNCH_HISTORY; i++)
-        if (np->history[i].used && np->history[i].retry_at &&
-            np->history[i].retry_at < next)
-            next = np->history[i].retry_at;
+        if (np->history[i] && np->history[i]->retry_at &&
+            np->history[i]->retry_at < next)
+            next = np->history[i]->retry_at;
     if (np->kept_check_at && np->kept_check_at < next)
         next = np->kept_check_at;
     return next;
@@ -580,11 +593,11 @@ void punch_timeout(struct knit_node *node, uint64_t now)
     if (!np)
         return;
     for (int i = 0; i < NODE_MAX_PUNCHES; i++)
-        if (np->punches[i].state != PUNCH_FREE)
-            punch_step(node, &np->punches[i], now);
+        if (np->punches[i] && np->punches[i]->state != PUNCH_FREE)
+            punch_step(node, np->punches[i], now);
     for (int i = 0; i < NODE_PUNCH_HISTORY; i++) {
-        struct punch_history *h = &np->history[i];
-        if (!h->used || !h->retry_at || now < h->retry_at)
+        struct punch_history *h = np->history[i];
+        if (!h || !h->retry_at || now < h->retry_at)
             continue;
         h->retry_at = 0;
         struct knit_session *s = node_find_session(node, &h->peer);
@@ -605,9 +618,14 @@ void node_punch_free(struct knit_node *node)
         return;
     /* No io calls here (knit_node_free): the driver closes its sockets. */
     for (int i = 0; i < NODE_MAX_PUNCHES; i++) {
-        free(np->punches[i].socks);
-        punch_spray_free(&np->punches[i].spray);
+        if (np->punches[i]) {
+            free(np->punches[i]->socks);
+            punch_spray_free(&np->punches[i]->spray);
+            free(np->punches[i]);
+        }
     }
+    for (int i = 0; i < NODE_PUNCH_HISTORY; i++)
+        free(np->history[i]);
     free(np);
     node->punch = NULL;
 }

@@ -86,7 +86,6 @@ struct punch {
 /* What the last attempts with a peer came to. */
 struct punch_history {
     struct knit_peer_id peer;
-    bool used;
     uint64_t seen;
     uint32_t attempts, failures, successes;
     uint64_t retry_at;           /* 0: no retry planned */
@@ -99,9 +98,13 @@ struct punch_kept {
     int sock;
 };
 
+/* Attempts and history entries are allocated as they are first needed
+ * (NULL until then), then reused: a node rarely has more than one or two
+ * attempts at once, and holding the full tables cost every node that ever
+ * punched 38 KiB. */
 struct node_punch {
-    struct punch punches[NODE_MAX_PUNCHES];
-    struct punch_history history[NODE_PUNCH_HISTORY];
+    struct punch *punches[NODE_MAX_PUNCHES];
+    struct punch_history *history[NODE_PUNCH_HISTORY];
     struct punch_kept kept[NODE_PUNCH_KEPT];
     uint32_t next_attempt;
     uint64_t kept_check_at;

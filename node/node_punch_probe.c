@@ -303,8 +303,8 @@ int punch_receive(struct knit_node *node, int sock,
     if (!np)
         return KNIT_E_NOT_FOUND;
     for (int i = 0; i < NODE_MAX_PUNCHES; i++) {
-        struct punch *p = &np->punches[i];
-        if (p->state == PUNCH_FREE ||
+        struct punch *p = np->punches[i];
+        if (!p || p->state == PUNCH_FREE ||
             sodium_memcmp(p->my_token, token, sizeof token) != 0)
             continue;
         if (p->tries >= NODE_PUNCH_MAX_TRIES)

@@ -41,7 +41,8 @@ void node_traversal_free(struct knit_node *node)
     for (uint32_t i = 0; i < t->id_stream_count; i++)
         free(t->id_streams[i].buf);
     free(t->id_streams);
-    free(t->an_streams);
+    for (int i = 0; i < NODE_MAX_AUTONAT_STREAMS; i++)
+        free(t->an_streams[i]);
     knit_observed_free(t->observed);
     knit_reach_free(t->reach);
     knit_autonat_limit_free(t->limit);

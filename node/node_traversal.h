@@ -90,7 +90,10 @@ struct node_traversal {
     uint32_t id_stream_count;
     struct node_peer_info peers[NODE_PEER_INFO];
     /* AutoNAT */
-    struct an_stream *an_streams;     /* NODE_MAX_AUTONAT_STREAMS */
+    /* Allocated as first needed (NULL until then), then reused; a free
+     * one has no session. A whole table per node was 25 KiB, for the one
+     * or two streams most nodes have at once. */
+    struct an_stream *an_streams[NODE_MAX_AUTONAT_STREAMS];
     struct an_pending pending[NODE_AUTONAT_PENDING];
     int dial_sock[2];                 /* server: kind-1 dial-backs, IPv4
                                        * and IPv6; -1 until needed */

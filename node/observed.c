@@ -1,7 +1,7 @@
 /* The observed-address book and the mapping classifier (see observed.h for
- * the rules). Everything lives in fixed arrays sized at creation; the work
- * per call is quadratic in the number of observations, which is at most
- * KNIT_OBSERVED_LIMIT. */
+ * the rules). Everything lives in arrays of max_observations entries made
+ * at creation; the work per call is quadratic in the number of
+ * observations, which is at most KNIT_OBSERVED_LIMIT. */
 #include "node/observed.h"
 
 #include <stdlib.h>
@@ -37,11 +37,13 @@ struct knit_observed {
     uint32_t max;
     uint64_t max_age;
     uint32_t min_observers;
-    struct observation obs[KNIT_OBSERVED_LIMIT];
+    /* max entries each, in the book's own allocation: sized for the
+     * ceiling, every node carried 42 KiB for the 64 it uses by default. */
+    struct observation *obs;
     /* Scratch for list and mapping. */
-    uint32_t idx[KNIT_OBSERVED_LIMIT];
-    struct ranked ranked[KNIT_OBSERVED_LIMIT];
-    struct ip_group groups[KNIT_OBSERVED_LIMIT];
+    struct ranked *ranked;
+    struct ip_group *groups;
+    uint32_t *idx;
 };
 
 int knit_observed_new(struct knit_observed **out,
@@ -53,11 +55,21 @@ int knit_observed_new(struct knit_observed **out,
     struct knit_observed_config c = cfg ? *cfg : (struct knit_observed_config){0};
     if (c.max_observations > KNIT_OBSERVED_LIMIT)
         return KNIT_E_INVAL;
-    struct knit_observed *b = calloc(1, sizeof *b);
+    uint32_t max = c.max_observations ? c.max_observations
+                                      : KNIT_OBSERVED_DEFAULT_MAX;
+    /* Every size below is a multiple of its type's alignment, and the
+     * header's (it holds pointers) of the strictest, so each array starts
+     * aligned; idx, of the loosest, goes last. */
+    struct knit_observed *b =
+        calloc(1, sizeof *b + max * (sizeof *b->obs + sizeof *b->ranked +
+                                     sizeof *b->groups + sizeof *b->idx));
     if (!b)
         return KNIT_E_NOMEM;
-    b->max = c.max_observations ? c.max_observations
-                                : KNIT_OBSERVED_DEFAULT_MAX;
+    b->obs = (struct observation *)(b + 1);
+    b->ranked = (struct ranked *)(b->obs + max);
+    b->groups = (struct ip_group *)(b->ranked + max);
+    b->idx = (uint32_t *)(b->groups + max);
+    b->max = max;
     b->max_age = c.max_age ? c.max_age : KNIT_OBSERVED_DEFAULT_MAX_AGE;
     b->min_observers = c.min_observers ? c.min_observers
                                        : KNIT_OBSERVED_DEFAULT_MIN_OBSERVERS;
