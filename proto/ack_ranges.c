@@ -1,5 +1,6 @@
 #include "ack_ranges.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/varint.h"
@@ -10,9 +11,39 @@ void knit_ack_ranges_init(struct knit_ack_ranges *a)
     memset(a, 0, sizeof *a);
 }
 
+void knit_ack_ranges_free(struct knit_ack_ranges *a)
+{
+    free(a->many);
+    knit_ack_ranges_init(a);
+}
+
+static struct knit_ack_range *ranges(struct knit_ack_ranges *a)
+{
+    return a->many ? a->many : a->few;
+}
+
+static const struct knit_ack_range *
+ranges_const(const struct knit_ack_ranges *a)
+{
+    return a->many ? a->many : a->few;
+}
+
+/* How many ranges fit now: the few, or all once they moved to the heap,
+ * which they do when one more is needed and the heap has room. */
+static uint32_t room(struct knit_ack_ranges *a)
+{
+    if (!a->many && a->count == KNIT_ACK_FEW_RANGES) {
+        a->many = malloc(KNIT_ACK_MAX_RANGES * sizeof *a->many);
+        if (a->many)
+            memcpy(a->many, a->few, sizeof a->few);
+    }
+    return a->many ? KNIT_ACK_MAX_RANGES : KNIT_ACK_FEW_RANGES;
+}
+
 static void remove_at(struct knit_ack_ranges *a, uint32_t i)
 {
-    memmove(&a->r[i], &a->r[i + 1], (a->count - i - 1) * sizeof a->r[0]);
+    struct knit_ack_range *r = ranges(a);
+    memmove(&r[i], &r[i + 1], (a->count - i - 1) * sizeof r[0]);
     a->count--;
 }
 
@@ -24,35 +55,38 @@ int knit_ack_ranges_add(struct knit_ack_ranges *a, uint64_t pn)
         return KNIT_E_TOO_BIG;
     if (pn < a->floor)
         return 0;
+    struct knit_ack_range *r = ranges(a);
     /* Packets mostly arrive in order, so searching from the top usually
      * stops at once. */
     uint32_t i = 0;
-    while (i < a->count && a->r[i].lo > pn)
+    while (i < a->count && r[i].lo > pn)
         i++;
-    if (i < a->count && pn <= a->r[i].hi)
+    if (i < a->count && pn <= r[i].hi)
         return 0;
     /* pn lies strictly between r[i - 1] (above) and r[i] (below). */
-    bool joins_above = i > 0 && pn + 1 == a->r[i - 1].lo;
-    bool joins_below = i < a->count && a->r[i].hi + 1 == pn;
+    bool joins_above = i > 0 && pn + 1 == r[i - 1].lo;
+    bool joins_below = i < a->count && r[i].hi + 1 == pn;
     if (joins_above && joins_below) {
-        a->r[i - 1].lo = a->r[i].lo;
+        r[i - 1].lo = r[i].lo;
         remove_at(a, i);
     } else if (joins_above) {
-        a->r[i - 1].lo = pn;
+        r[i - 1].lo = pn;
     } else if (joins_below) {
-        a->r[i].hi = pn;
+        r[i].hi = pn;
     } else {
-        if (a->count == KNIT_ACK_MAX_RANGES) {
+        uint32_t cap = room(a);
+        r = ranges(a);   /* moved to the heap by room() */
+        if (a->count == cap) {
             if (i == a->count) {
                 a->floor = pn + 1;
                 return 0;
             }
-            a->floor = a->r[a->count - 1].hi + 1;
+            a->floor = r[a->count - 1].hi + 1;
             a->count--;
         }
-        memmove(&a->r[i + 1], &a->r[i], (a->count - i) * sizeof a->r[0]);
-        a->r[i].lo = pn;
-        a->r[i].hi = pn;
+        memmove(&r[i + 1], &r[i], (a->count - i) * sizeof r[0]);
+        r[i].lo = pn;
+        r[i].hi = pn;
         a->count++;
     }
     return 1;
@@ -62,8 +96,9 @@ bool knit_ack_ranges_contains(const struct knit_ack_ranges *a, uint64_t pn)
 {
     if (pn < a->floor)
         return true;
-    for (uint32_t i = 0; i < a->count && a->r[i].hi >= pn; i++) {
-        if (a->r[i].lo <= pn)
+    const struct knit_ack_range *r = ranges_const(a);
+    for (uint32_t i = 0; i < a->count && r[i].hi >= pn; i++) {
+        if (r[i].lo <= pn)
             return true;
     }
     return false;
@@ -71,17 +106,24 @@ bool knit_ack_ranges_contains(const struct knit_ack_ranges *a, uint64_t pn)
 
 void knit_ack_ranges_remove_below(struct knit_ack_ranges *a, uint64_t pn)
 {
-    while (a->count > 0 && a->r[a->count - 1].hi < pn)
+    struct knit_ack_range *r = ranges(a);
+    while (a->count > 0 && r[a->count - 1].hi < pn)
         a->count--;
-    if (a->count > 0 && a->r[a->count - 1].lo < pn)
-        a->r[a->count - 1].lo = pn;
+    if (a->count > 0 && r[a->count - 1].lo < pn)
+        r[a->count - 1].lo = pn;
     if (pn > a->floor)
         a->floor = pn;
 }
 
+const struct knit_ack_range *
+knit_ack_ranges_get(const struct knit_ack_ranges *a)
+{
+    return ranges_const(a);
+}
+
 uint64_t knit_ack_ranges_largest(const struct knit_ack_ranges *a)
 {
-    return a->count > 0 ? a->r[0].hi : 0;
+    return a->count > 0 ? ranges_const(a)[0].hi : 0;
 }
 
 void knit_ack_ranges_to_frame(const struct knit_ack_ranges *a,
@@ -90,5 +132,6 @@ void knit_ack_ranges_to_frame(const struct knit_ack_ranges *a,
     out->type = KNIT_FRAME_ACK;
     out->u.ack.ack_delay_us = ack_delay_us;
     out->u.ack.count = a->count;
-    memcpy(out->u.ack.ranges, a->r, a->count * sizeof a->r[0]);
+    memcpy(out->u.ack.ranges, ranges_const(a),
+           a->count * sizeof out->u.ack.ranges[0]);
 }

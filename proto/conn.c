@@ -69,6 +69,7 @@ void knit_conn_free(struct knit_conn *c)
         return;
     conn_free_streams(c);
     knit_recovery_free(c->recovery);
+    knit_ack_ranges_free(&c->received);
     free(c->records);
     free(c->close_reason);
     free(c);

@@ -16,19 +16,21 @@ static void assert_range(const struct knit_ack_ranges *a, uint32_t i,
                          uint64_t lo, uint64_t hi)
 {
     assert_true(i < a->count);
-    assert_true(a->r[i].lo == lo);
-    assert_true(a->r[i].hi == hi);
+    const struct knit_ack_range *r = knit_ack_ranges_get(a);
+    assert_true(r[i].lo == lo);
+    assert_true(r[i].hi == hi);
 }
 
 /* Descending, disjoint, non-adjacent, within bounds, above the floor. */
 static void assert_well_formed(const struct knit_ack_ranges *a)
 {
     assert_true(a->count <= KNIT_ACK_MAX_RANGES);
+    const struct knit_ack_range *r = knit_ack_ranges_get(a);
     for (uint32_t i = 0; i < a->count; i++) {
-        assert_true(a->r[i].lo <= a->r[i].hi);
-        assert_true(a->r[i].lo >= a->floor);
+        assert_true(r[i].lo <= r[i].hi);
+        assert_true(r[i].lo >= a->floor);
         if (i > 0)
-            assert_true(a->r[i].hi + 1 < a->r[i - 1].lo);
+            assert_true(r[i].hi + 1 < r[i - 1].lo);
     }
 }
 
@@ -47,6 +49,7 @@ static void test_in_order(void **state)
     assert_true(knit_ack_ranges_contains(&a, 0));
     assert_true(knit_ack_ranges_contains(&a, 99));
     assert_false(knit_ack_ranges_contains(&a, 100));
+    knit_ack_ranges_free(&a);
 }
 
 static void test_gaps_and_merging(void **state)
@@ -83,6 +86,7 @@ static void test_gaps_and_merging(void **state)
     assert_range(&a, 0, 1000, 1000);
     assert_range(&a, 1, 0, 6);
     assert_true(knit_ack_ranges_largest(&a) == 1000);
+    knit_ack_ranges_free(&a);
 }
 
 static void test_duplicates(void **state)
@@ -99,7 +103,9 @@ static void test_duplicates(void **state)
         assert_true(knit_ack_ranges_contains(&a, pns[i]));
     }
     assert_int_equal(a.count, before.count);
-    assert_memory_equal(a.r, before.r, a.count * sizeof a.r[0]);
+    assert_memory_equal(knit_ack_ranges_get(&a), knit_ack_ranges_get(&before),
+                        a.count * sizeof(struct knit_ack_range));
+    knit_ack_ranges_free(&a);
 }
 
 static void test_overflow_drops_lowest(void **state)
@@ -129,7 +135,7 @@ static void test_overflow_drops_lowest(void **state)
 
     /* Full again, and the newcomer would itself be the lowest range: it is
      * the one dropped, so it is refused. */
-    knit_ack_ranges_init(&a);
+    knit_ack_ranges_free(&a);
     for (uint64_t i = 1; i <= KNIT_ACK_MAX_RANGES; i++)
         assert_int_equal(knit_ack_ranges_add(&a, 10 * i), 1);
     assert_int_equal(knit_ack_ranges_add(&a, 3), 0);
@@ -142,6 +148,7 @@ static void test_overflow_drops_lowest(void **state)
     assert_int_equal(a.count, KNIT_ACK_MAX_RANGES);
     assert_range(&a, KNIT_ACK_MAX_RANGES - 1, 9, 10);
     assert_well_formed(&a);
+    knit_ack_ranges_free(&a);
 }
 
 static void test_remove_below(void **state)
@@ -179,6 +186,7 @@ static void test_remove_below(void **state)
     assert_false(knit_ack_ranges_contains(&a, 100));
     assert_int_equal(knit_ack_ranges_add(&a, 100), 1);
     assert_range(&a, 0, 100, 100);
+    knit_ack_ranges_free(&a);
 }
 
 static void test_limits(void **state)
@@ -194,6 +202,7 @@ static void test_limits(void **state)
     assert_int_equal(knit_ack_ranges_add(&a, KNIT_VARINT_MAX - 1), 1);
     assert_range(&a, 0, KNIT_VARINT_MAX - 1, KNIT_VARINT_MAX);
     assert_int_equal(knit_ack_ranges_add(NULL, 1), KNIT_E_INVAL);
+    knit_ack_ranges_free(&a);
 }
 
 static uint32_t lcg(uint32_t *s)
@@ -215,7 +224,8 @@ static void assert_frame_matches(const struct knit_ack_ranges *a)
     assert_int_equal(back.type, KNIT_FRAME_ACK);
     assert_true(back.u.ack.ack_delay_us == 1234);
     assert_int_equal(back.u.ack.count, a->count);
-    assert_memory_equal(back.u.ack.ranges, a->r, a->count * sizeof a->r[0]);
+    assert_memory_equal(back.u.ack.ranges, knit_ack_ranges_get(a),
+                        a->count * sizeof back.u.ack.ranges[0]);
 }
 
 /* Packets arrive out of order, some twice, some never, with the record
@@ -266,6 +276,39 @@ static void test_against_model(void **state)
     }
     /* The run must have reached the cap, or it tested too little. */
     assert_int_equal(most, KNIT_ACK_MAX_RANGES);
+    knit_ack_ranges_free(&a);
+}
+
+/* The first few ranges live in the struct; one more moves them all to the
+ * heap, unchanged, and the full 64 are kept from then on. */
+static void test_few_then_many(void **state)
+{
+    (void)state;
+    struct knit_ack_ranges a;
+    knit_ack_ranges_init(&a);
+    for (uint64_t i = 0; i < KNIT_ACK_FEW_RANGES; i++)
+        assert_int_equal(knit_ack_ranges_add(&a, 10 * i), 1);
+    assert_null(a.many);
+    assert_ptr_equal(knit_ack_ranges_get(&a), a.few);
+    /* Merging needs no new range: still no heap. */
+    assert_int_equal(knit_ack_ranges_add(&a, 1), 1);
+    assert_null(a.many);
+    assert_int_equal(knit_ack_ranges_add(&a, 10 * KNIT_ACK_FEW_RANGES), 1);
+    assert_non_null(a.many);
+    assert_int_equal(a.count, KNIT_ACK_FEW_RANGES + 1);
+    assert_range(&a, 0, 10 * KNIT_ACK_FEW_RANGES, 10 * KNIT_ACK_FEW_RANGES);
+    assert_range(&a, KNIT_ACK_FEW_RANGES, 0, 1);
+    assert_true(a.floor == 0);
+    assert_well_formed(&a);
+    for (uint64_t i = KNIT_ACK_FEW_RANGES + 1; i < KNIT_ACK_MAX_RANGES; i++)
+        assert_int_equal(knit_ack_ranges_add(&a, 10 * i), 1);
+    assert_int_equal(a.count, KNIT_ACK_MAX_RANGES);
+    assert_true(a.floor == 0);
+    assert_true(knit_ack_ranges_contains(&a, 1));
+    assert_false(knit_ack_ranges_contains(&a, 2));
+    knit_ack_ranges_free(&a);
+    assert_null(a.many);
+    assert_int_equal(a.count, 0);
 }
 
 static void test_to_frame(void **state)
@@ -296,11 +339,12 @@ static void test_to_frame(void **state)
     assert_frame_matches(&a);
 
     /* A full record still fits one frame. */
-    knit_ack_ranges_init(&a);
+    knit_ack_ranges_free(&a);
     for (uint64_t i = 0; i < KNIT_ACK_MAX_RANGES; i++)
         knit_ack_ranges_add(&a, 1000000 * i);
     assert_int_equal(a.count, KNIT_ACK_MAX_RANGES);
     assert_frame_matches(&a);
+    knit_ack_ranges_free(&a);
 }
 
 int main(void)
@@ -313,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_remove_below),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_against_model),
+        cmocka_unit_test(test_few_then_many),
         cmocka_unit_test(test_to_frame),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
