@@ -479,7 +479,7 @@ uint64_t session_rekey_age(const struct knit_session *s)
  * waits for a handshake. Renewing idle keys on a timer cost a handshake
  * every 2 min for every open session, and the answer counted as life
  * (last_rx), so sessions nobody used any more stayed open to be rekeyed
- * again: a quarter of all handshakes in a simulated DHT. */
+ * again: a fifth of all handshakes in a simulated DHT. */
 bool session_keys_in_use(const struct knit_session *s)
 {
     return s->conn && !knit_conn_is_idle(s->conn);
