@@ -3,7 +3,8 @@
  * the record's key, it gets the record from one holder, the one nearest
  * the key, not from each of them. Servers' own records are not handed
  * over at all: their owner is nearest its own key, and publishes to the
- * newcomer itself.
+ * newcomer itself, but only to one that joins among the few closest to
+ * its key, where lookups of it end, not to every newcomer among the k.
  *
  * Virtual addresses (20.x), nothing touches a real network. */
 #include <stdarg.h>
@@ -75,14 +76,12 @@ static uint64_t handed_over(struct world *w, int i)
     return st.records_handed_over;
 }
 
-static void test_one_holder_hands_a_record_over(void **state)
+static void world_new(struct world *w)
 {
-    (void)state;
-    struct world w = {0};
-    assert_int_equal(knit_sim_engine_new(&w.engine), 0);
+    assert_int_equal(knit_sim_engine_new(&w->engine), 0);
     struct knit_sim_net_config nc = {.seed = 9, .min_delay_us = 10000,
                                      .max_delay_us = 20000};
-    assert_int_equal(knit_sim_net_new(&w.net, w.engine, &nc), 0);
+    assert_int_equal(knit_sim_net_new(&w->net, w->engine, &nc), 0);
     for (int i = 0; i <= SERVERS; i++) {
         struct knit_sim_host_config hc = {
             .addr = addr_of(i), .seed = 300 + (uint64_t)i,
@@ -91,8 +90,21 @@ static void test_one_holder_hands_a_record_over(void **state)
             .advertise = true,
         };
         assert_int_equal(
-            knit_sim_net_add_host(w.net, &hc, on_event, &w, &w.host[i]), 0);
+            knit_sim_net_add_host(w->net, &hc, on_event, w, &w->host[i]), 0);
     }
+}
+
+static void world_free(struct world *w)
+{
+    knit_sim_net_free(w->net);
+    knit_sim_engine_free(w->engine);
+}
+
+static void test_one_holder_hands_a_record_over(void **state)
+{
+    (void)state;
+    struct world w = {0};
+    world_new(&w);
     /* The late server is the one nearest the client's key. */
     struct knit_dht_key kc;
     knit_dht_key_of_peer(&kc, knit_sim_host_id(w.host[CLIENT]));
@@ -134,9 +146,53 @@ static void test_one_holder_hands_a_record_over(void **state)
     /* The client's record, once (it was 7 times, with the servers'
      * records besides). */
     assert_int_equal(after - before, 1);
+    world_free(&w);
+}
 
-    knit_sim_net_free(w.net);
-    knit_sim_engine_free(w.engine);
+static uint64_t lookups_started(struct world *w, int i)
+{
+    struct knit_dht_stats st;
+    knit_dht_get_stats(knit_node_dht(node(w, i)), &st);
+    return st.lookups_started;
+}
+
+/* Server 0 owns the record. Of the others, the one farthest from its key
+ * joins last but one and the nearest last: all 8 are among the k = 20
+ * closest the owner knows, but only the nearest is among the 3 where
+ * lookups of the owner's record end. The owner publishes again for that
+ * one (one lookup), not for the other (it did for both). */
+static void test_owner_publishes_for_its_closest_newcomers_only(void **state)
+{
+    (void)state;
+    struct world w = {0};
+    world_new(&w);
+    const int owner = 0;
+    struct knit_dht_key ko;
+    knit_dht_key_of_peer(&ko, knit_sim_host_id(w.host[owner]));
+    int near = 1, far = 1;
+    for (int i = 2; i < SERVERS; i++) {
+        struct knit_dht_key ki, kn, kf;
+        knit_dht_key_of_peer(&ki, knit_sim_host_id(w.host[i]));
+        knit_dht_key_of_peer(&kn, knit_sim_host_id(w.host[near]));
+        knit_dht_key_of_peer(&kf, knit_sim_host_id(w.host[far]));
+        if (knit_dht_key_cmp_distance(&ko, &ki, &kn) < 0)
+            near = i;
+        if (knit_dht_key_cmp_distance(&ko, &ki, &kf) > 0)
+            far = i;
+    }
+    for (int i = 1; i < SERVERS; i++)
+        if (i != near && i != far)
+            join(&w, i, owner);
+    /* Joins, refreshes and the first records' changes all done. */
+    run_for(&w, 60 * SECOND);
+    uint64_t before = lookups_started(&w, owner);
+    join(&w, far, owner);
+    run_for(&w, 20 * SECOND);
+    assert_int_equal(lookups_started(&w, owner), before);
+    join(&w, near, owner);
+    run_for(&w, 20 * SECOND);
+    assert_int_equal(lookups_started(&w, owner), before + 1);
+    world_free(&w);
 }
 
 int main(void)
@@ -145,6 +201,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_holder_hands_a_record_over),
+        cmocka_unit_test(test_owner_publishes_for_its_closest_newcomers_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
