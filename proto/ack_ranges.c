@@ -22,15 +22,16 @@ static struct knit_ack_range *ranges(struct knit_ack_ranges *a)
     return a->many ? a->many : a->few;
 }
 
-static const struct knit_ack_range *
-ranges_const(const struct knit_ack_ranges *a)
+const struct knit_ack_range *
+knit_ack_ranges_get(const struct knit_ack_ranges *a)
 {
     return a->many ? a->many : a->few;
 }
 
-/* How many ranges fit now: the few, or all once they moved to the heap,
- * which they do when one more is needed and the heap has room. */
-static uint32_t room(struct knit_ack_ranges *a)
+/* Moves the ranges to the heap when the few are full and one more is
+ * needed; returns how many fit now: all once on the heap, else the few
+ * (also when that allocation failed). */
+static uint32_t make_room(struct knit_ack_ranges *a)
 {
     if (!a->many && a->count == KNIT_ACK_FEW_RANGES) {
         a->many = malloc(KNIT_ACK_MAX_RANGES * sizeof *a->many);
@@ -74,8 +75,8 @@ int knit_ack_ranges_add(struct knit_ack_ranges *a, uint64_t pn)
     } else if (joins_below) {
         r[i].hi = pn;
     } else {
-        uint32_t cap = room(a);
-        r = ranges(a);   /* moved to the heap by room() */
+        uint32_t cap = make_room(a);
+        r = ranges(a);   /* moved to the heap by make_room() */
         if (a->count == cap) {
             if (i == a->count) {
                 a->floor = pn + 1;
@@ -96,7 +97,7 @@ bool knit_ack_ranges_contains(const struct knit_ack_ranges *a, uint64_t pn)
 {
     if (pn < a->floor)
         return true;
-    const struct knit_ack_range *r = ranges_const(a);
+    const struct knit_ack_range *r = knit_ack_ranges_get(a);
     for (uint32_t i = 0; i < a->count && r[i].hi >= pn; i++) {
         if (r[i].lo <= pn)
             return true;
@@ -115,15 +116,9 @@ void knit_ack_ranges_remove_below(struct knit_ack_ranges *a, uint64_t pn)
         a->floor = pn;
 }
 
-const struct knit_ack_range *
-knit_ack_ranges_get(const struct knit_ack_ranges *a)
-{
-    return ranges_const(a);
-}
-
 uint64_t knit_ack_ranges_largest(const struct knit_ack_ranges *a)
 {
-    return a->count > 0 ? ranges_const(a)[0].hi : 0;
+    return a->count > 0 ? knit_ack_ranges_get(a)[0].hi : 0;
 }
 
 void knit_ack_ranges_to_frame(const struct knit_ack_ranges *a,
@@ -132,6 +127,6 @@ void knit_ack_ranges_to_frame(const struct knit_ack_ranges *a,
     out->type = KNIT_FRAME_ACK;
     out->u.ack.ack_delay_us = ack_delay_us;
     out->u.ack.count = a->count;
-    memcpy(out->u.ack.ranges, ranges_const(a),
+    memcpy(out->u.ack.ranges, knit_ack_ranges_get(a),
            a->count * sizeof out->u.ack.ranges[0]);
 }
