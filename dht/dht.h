@@ -83,8 +83,9 @@ struct knit_dht_stats {
     uint64_t lookups_started, lookups_found;
     uint64_t records_put_ok, records_put_refused;   /* PUTs we sent */
     uint64_t records_handed_over;   /* PUTs of others' records to newcomers */
-    uint64_t records_repaired;      /* newer records PUT to servers that
-                                       answered a lookup with an older one */
+    uint64_t records_repaired;      /* found records PUT to servers that
+                                       answered a lookup with an older one,
+                                       or to the closest that had none */
 };
 
 struct knit_dht;

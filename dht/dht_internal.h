@@ -32,6 +32,8 @@ enum request_purpose {
 struct dht_lookup {
     uint8_t purpose;
     bool kick;                         /* to be pumped at the next timeout */
+    bool widened;                      /* PURPOSE_FIND: asking on to the k
+                                        * closest (widen_if_missed) */
     uint64_t handle;
     struct knit_peer_id target;        /* PURPOSE_FIND */
     struct knit_dht_lookup l;
@@ -41,8 +43,9 @@ struct dht_lookup {
     uint64_t record_seq;
     uint16_t record_hop;
     /* The servers that answered with a record of the target, and its
-     * sequence number: those holding an older one than the newest are
-     * sent the newest when the lookup ends (read repair). */
+     * sequence number: those holding an older one than the newest, and
+     * the closest that held none, are sent the newest when the lookup
+     * ends (read repair, repair_holders). */
     uint8_t holders;
     struct knit_peer_id holder[DHT_FIND_QUORUM];
     uint64_t holder_seq[DHT_FIND_QUORUM];

@@ -157,8 +157,8 @@ static void finish(struct knit_dht *dht, struct dht_lookup *lk,
     free(lk);
 }
 
-void dht_lookup_pump(struct knit_dht *dht, struct dht_lookup *lk,
-                     uint64_t now)
+static void send_next(struct knit_dht *dht, struct dht_lookup *lk,
+                      uint64_t now)
 {
     const struct knit_dht_candidate *c;
     while ((c = knit_dht_lookup_next(&lk->l, now)) != NULL) {
@@ -178,10 +178,41 @@ void dht_lookup_pump(struct knit_dht *dht, struct dht_lookup *lk,
             knit_dht_lookup_failed(&lk->l, &peer, now);
         }
     }
-    enum knit_dht_lookup_status st =
-        knit_dht_lookup_update(&lk->l, now, NULL, 0, NULL);
-    if (st != KNIT_DHT_LOOKUP_RUNNING)
-        finish(dht, lk, st, now);
+}
+
+/* A record lookup whose DHT_FIND_QUORUM closest answered without the
+ * record asks on, up to the k closest: every one of those was sent the
+ * record when its owner published, and the closest may have joined (or
+ * come back empty) since. Seen in home-mix: a holder that hands a record
+ * over only when it knows no closer server (hand_over in dht.c) trusted a
+ * closer one that had left, and three servers that joined after it sat
+ * empty in front of the holders until the owner's next republish. */
+static bool widen_if_missed(struct knit_dht *dht, struct dht_lookup *lk,
+                            enum knit_dht_lookup_status st, uint64_t now)
+{
+    if (st != KNIT_DHT_LOOKUP_DONE || lk->purpose != PURPOSE_FIND ||
+        lk->record_len || lk->widened)
+        return false;
+    lk->widened = true;
+    knit_dht_lookup_widen(&lk->l, dht->table.cfg.k, now);
+    return knit_dht_lookup_update(&lk->l, now, NULL, 0, NULL) ==
+           KNIT_DHT_LOOKUP_RUNNING;
+}
+
+void dht_lookup_pump(struct knit_dht *dht, struct dht_lookup *lk,
+                     uint64_t now)
+{
+    for (;;) {
+        send_next(dht, lk, now);
+        enum knit_dht_lookup_status st =
+            knit_dht_lookup_update(&lk->l, now, NULL, 0, NULL);
+        if (st == KNIT_DHT_LOOKUP_RUNNING)
+            return;
+        if (!widen_if_missed(dht, lk, st, now)) {
+            finish(dht, lk, st, now);
+            return;
+        }
+    }
 }
 
 /* Keeps the newest verified record of the target, and who held what. */
@@ -208,26 +239,54 @@ static void take_record(struct knit_dht *dht, struct dht_lookup *lk,
     lk->record_hop = hop;
 }
 
-/* Servers that answered with an older record than the newest get the
- * newest, so the next lookup that meets them first is not misled. */
+static bool returned_newest(const struct dht_lookup *lk,
+                            const struct knit_peer_id *peer)
+{
+    for (uint8_t i = 0; i < lk->holders; i++)
+        if (knit_peer_id_equal(&lk->holder[i], peer))
+            return lk->holder_seq[i] >= lk->record_seq;
+    return false;
+}
+
+static bool put_found_record(struct knit_dht *dht, struct dht_lookup *lk,
+                             const struct knit_dht_peer_info *p, uint64_t now)
+{
+    if (p->addr_count == 0)
+        return true;
+    struct knit_dht_msg put = {
+        .type = KNIT_DHT_PUT_RECORD, .record = lk->record,
+        .record_len = lk->record_len,
+    };
+    if (dht_send(dht, &p->id, &p->addrs[0], &put, REQ_PUT, NULL, now))
+        return false;   /* out of request slots */
+    dht->stats.records_repaired++;
+    return true;
+}
+
+/* Read repair: the servers that answered with an older record than the
+ * newest, and those of the DHT_FIND_QUORUM closest that answered without
+ * it (Kademlia §2.3 stores a found value at the closest that lacked it),
+ * get the newest, so the next lookup that meets them first finds it and
+ * is not misled. */
 static void repair_holders(struct knit_dht *dht, struct dht_lookup *lk,
                            uint64_t now)
 {
+    const struct knit_dht_candidate *closest[DHT_FIND_QUORUM];
+    size_t n = knit_dht_lookup_closest(&lk->l, closest, DHT_FIND_QUORUM);
+    for (size_t i = 0; i < n; i++)
+        if (!returned_newest(lk, &closest[i]->peer.id) &&
+            !put_found_record(dht, lk, &closest[i]->peer, now))
+            return;
     for (uint8_t i = 0; i < lk->holders; i++) {
         if (lk->holder_seq[i] >= lk->record_seq)
             continue;
         const struct knit_dht_candidate *c =
             knit_dht_lookup_find(&lk->l, &lk->holder[i]);
-        if (!c || c->peer.addr_count == 0)
-            continue;
-        struct knit_dht_msg put = {
-            .type = KNIT_DHT_PUT_RECORD, .record = lk->record,
-            .record_len = lk->record_len,
-        };
-        if (dht_send(dht, &lk->holder[i], &c->peer.addrs[0], &put, REQ_PUT,
-                     NULL, now))
-            break;   /* out of request slots */
-        dht->stats.records_repaired++;
+        bool among_closest = false;
+        for (size_t j = 0; j < n; j++)
+            among_closest |= c == closest[j];
+        if (c && !among_closest && !put_found_record(dht, lk, &c->peer, now))
+            return;
     }
 }
 

@@ -231,6 +231,16 @@ void knit_dht_lookup_finish(struct knit_dht_lookup *l)
         l->status = KNIT_DHT_LOOKUP_DONE;
 }
 
+void knit_dht_lookup_widen(struct knit_dht_lookup *l, uint32_t beta,
+                           uint64_t now)
+{
+    if (l->status != KNIT_DHT_LOOKUP_DONE || beta <= l->cfg.beta)
+        return;
+    l->cfg.beta = beta;
+    l->status = KNIT_DHT_LOOKUP_RUNNING;
+    settle(l, now);
+}
+
 uint64_t knit_dht_lookup_deadline(const struct knit_dht_lookup *l)
 {
     if (l->status != KNIT_DHT_LOOKUP_RUNNING)

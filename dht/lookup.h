@@ -109,6 +109,13 @@ knit_dht_lookup_update(struct knit_dht_lookup *l, uint64_t now,
                        size_t *n_timed_out);
 /* Ends the lookup now, with status DONE (the engine found what it wanted). */
 void knit_dht_lookup_finish(struct knit_dht_lookup *l);
+/* Reopens a lookup that ended DONE without what the engine wanted, to go on
+ * until the beta closest (a larger beta than before) have answered; the
+ * status is decided again at once, so it may stay DONE or become
+ * EXHAUSTED. Only a lookup that is DONE, with nothing since, has lost no
+ * answer and can go on: otherwise this does nothing. */
+void knit_dht_lookup_widen(struct knit_dht_lookup *l, uint32_t beta,
+                           uint64_t now);
 /* When update must next run: the earliest request timeout or the overall
  * deadline; UINT64_MAX when over. */
 uint64_t knit_dht_lookup_deadline(const struct knit_dht_lookup *l);

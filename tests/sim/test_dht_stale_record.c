@@ -7,10 +7,12 @@
  * stale v1 (in home-mix, a record listing no relay of a node that had
  * held two for minutes: a connection attempt with no way in). The lookup
  * must end with v2 and send v2 to S (read repair), so S misleads nobody
- * after. Also: a record held by one server only is still found, and
- * nothing is repaired when every copy is the same.
+ * after. Also: a record held by one server only is still found, and is
+ * sent to the others; nothing is repaired when every copy is the same; and
+ * with six servers, a record that the 3 closest to its key lack (they
+ * joined after its owner published) is found further out and sent to them.
  *
- * Four DHT engines (dht/dht.h) with a small virtual-time message loop:
+ * Up to seven DHT engines (dht/dht.h) with a small virtual-time message loop:
  * requests and answers are delivered after each server's one-way delay.
  * No network, no clock. */
 #include <setjmp.h>
@@ -31,11 +33,11 @@
 
 #define MS 1000ull
 #define UNIX0 1767225600ull        /* 2026-01-01, the records' issue time */
-#define SERVERS 3                  /* S, G1, G2 */
 #define MAX_MSGS 64
 #define MAX_BYTES (KNIT_MSG_HEADER_LEN + KNIT_DHT_MAX_MESSAGE)
 
-enum { F = 0, S = 1, G1 = 2, G2 = 3, PEERS = 4 };
+/* The finder, the three servers of most tests, and three more. */
+enum { F = 0, S = 1, G1 = 2, G2 = 3, PEERS = 7 };
 
 struct msg {
     bool used, answer;
@@ -46,6 +48,7 @@ struct msg {
 };
 
 struct world {
+    int count;                      /* peers in this world: F and servers */
     uint64_t now;
     struct knit_identity ident[PEERS], target;
     struct knit_addr addr[PEERS];
@@ -83,7 +86,7 @@ static void enqueue(struct world *w, int from, int to, bool answer,
 
 static int index_of(const struct world *w, const struct knit_peer_id *id)
 {
-    for (int i = 0; i < PEERS; i++)
+    for (int i = 0; i < w->count; i++)
         if (knit_peer_id_equal(&w->ident[i].id, id))
             return i;
     return -1;
@@ -143,24 +146,24 @@ static void sign(struct world *w, uint64_t seq, uint8_t last_octet,
                      KNIT_OK);
 }
 
-static struct world *world_new(void)
+static struct world *world_new(int count)
 {
     static struct world world;
     struct world *w = &world;
     memset(w, 0, sizeof *w);
     current = w;
+    w->count = count;
     w->now = 1000 * MS;
     uint8_t seed[KNIT_SEED_LEN];
-    for (int i = 0; i <= PEERS; i++) {
-        memset(seed, 0x40 + i, sizeof seed);
-        assert_int_equal(knit_identity_from_seed(i < PEERS ? &w->ident[i]
-                                                           : &w->target,
-                                                 seed),
-                         KNIT_OK);
-    }
+    memset(seed, 0x44, sizeof seed);
+    assert_int_equal(knit_identity_from_seed(&w->target, seed), KNIT_OK);
     /* S is the nearest: its answer arrives first. */
-    const uint64_t delay[PEERS] = {0, 10 * MS, 40 * MS, 50 * MS};
-    for (int i = 0; i < PEERS; i++) {
+    const uint64_t delay[PEERS] = {0, 10 * MS, 40 * MS, 50 * MS,
+                                   20 * MS, 30 * MS, 60 * MS};
+    for (int i = 0; i < count; i++) {
+        memset(seed, i <= G2 ? 0x40 + i : 0x50 + i, sizeof seed);
+        assert_int_equal(knit_identity_from_seed(&w->ident[i], seed),
+                         KNIT_OK);
         w->delay_us[i] = delay[i];
         w->addr[i] = (struct knit_addr){.family = KNIT_AF_IP4,
                                         .ip = {20, 0, 0, (uint8_t)(i + 1)},
@@ -176,7 +179,7 @@ static struct world *world_new(void)
                          KNIT_OK);
         knit_dht_set_serving(w->dht[i], i != F);
     }
-    for (int i = S; i < PEERS; i++)
+    for (int i = S; i < count; i++)
         knit_dht_peer_seen(w->dht[F], &w->ident[i].id, &w->addr[i], w->now);
     sign(w, 1000, 1, w->v1, &w->v1_len);
     sign(w, 2000, 2, w->v2, &w->v2_len);
@@ -185,7 +188,7 @@ static struct world *world_new(void)
 
 static void world_free(struct world *w)
 {
-    for (int i = 0; i < PEERS; i++)
+    for (int i = 0; i < w->count; i++)
         knit_dht_free(w->dht[i]);
     current = NULL;
 }
@@ -258,7 +261,7 @@ static uint64_t held_seq(struct world *w, int server)
 static void test_the_newest_record_wins_over_the_first(void **state)
 {
     (void)state;
-    struct world *w = world_new();
+    struct world *w = world_new(G2 + 1);
     assert_int_equal(knit_dht_restore_record(w->dht[S], w->v1, w->v1_len,
                                              w->now),
                      KNIT_OK);
@@ -287,24 +290,27 @@ static void test_the_newest_record_wins_over_the_first(void **state)
 static void test_a_single_copy_is_still_found(void **state)
 {
     (void)state;
-    struct world *w = world_new();
+    struct world *w = world_new(G2 + 1);
     assert_int_equal(knit_dht_restore_record(w->dht[G2], w->v1, w->v1_len,
                                              w->now),
                      KNIT_OK);
     find_target(w);
     assert_int_equal(w->found_error, KNIT_OK);
     assert_int_equal(w->found_seq, 1000);
+    /* S and G1, as close as the 3 closest go, answered without it. */
     struct knit_dht_stats st;
     knit_dht_get_stats(w->dht[F], &st);
-    assert_int_equal(st.records_repaired, 0);
+    assert_int_equal(st.records_repaired, 2);
+    assert_int_equal(held_seq(w, S), 1000);
+    assert_int_equal(held_seq(w, G1), 1000);
     world_free(w);
 }
 
 static void test_equal_copies_need_no_repair(void **state)
 {
     (void)state;
-    struct world *w = world_new();
-    for (int i = S; i < PEERS; i++)
+    struct world *w = world_new(G2 + 1);
+    for (int i = S; i < w->count; i++)
         assert_int_equal(knit_dht_restore_record(w->dht[i], w->v2,
                                                  w->v2_len, w->now),
                          KNIT_OK);
@@ -316,12 +322,87 @@ static void test_equal_copies_need_no_repair(void **state)
     world_free(w);
 }
 
+/* The servers of w, closest to the target's key first. */
+static void servers_by_distance(struct world *w, int *order)
+{
+    struct knit_dht_key target, a, b;
+    knit_dht_key_of_peer(&target, &w->target.id);
+    int n = 0;
+    for (int i = S; i < w->count; i++) {
+        int at = n++;
+        knit_dht_key_of_peer(&a, &w->ident[i].id);
+        for (; at > 0; at--) {
+            knit_dht_key_of_peer(&b, &w->ident[order[at - 1]].id);
+            if (knit_dht_key_cmp_distance(&target, &b, &a) < 0)
+                break;
+            order[at] = order[at - 1];
+        }
+        order[at] = i;
+    }
+}
+
+static void test_a_record_the_closest_lack_is_found_further_out(void **state)
+{
+    (void)state;
+    struct world *w = world_new(PEERS);
+    int order[PEERS - 1];
+    servers_by_distance(w, order);
+    /* Only the 4th and 5th closest hold it: the 3 closest came after the
+     * owner's publish. */
+    for (int i = 3; i <= 4; i++)
+        assert_int_equal(knit_dht_restore_record(w->dht[order[i]], w->v2,
+                                                 w->v2_len, w->now),
+                         KNIT_OK);
+    find_target(w);
+    assert_int_equal(w->found_error, KNIT_OK);
+    assert_int_equal(w->found_seq, 2000);
+    /* The 3 closest were sent it, and the next lookup ends with them. */
+    struct knit_dht_stats st;
+    knit_dht_get_stats(w->dht[F], &st);
+    assert_int_equal(st.records_repaired, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(held_seq(w, order[i]), 2000);
+    assert_int_equal(held_seq(w, order[5]), 0);
+    w->found = false;
+    find_target(w);
+    assert_int_equal(w->found_seq, 2000);
+    knit_dht_get_stats(w->dht[F], &st);
+    assert_int_equal(st.records_repaired, 3);
+    world_free(w);
+}
+
+static void test_a_missing_record_asks_the_k_closest(void **state)
+{
+    (void)state;
+    struct world *w = world_new(PEERS);
+    /* F's join (a lookup of its own key) asks every server first. */
+    run(w, w->now + 2000 * MS);
+    uint64_t served[PEERS];
+    struct knit_dht_stats st;
+    for (int i = S; i < w->count; i++) {
+        knit_dht_get_stats(w->dht[i], &st);
+        served[i] = st.requests_served;
+    }
+    find_target(w);
+    assert_int_equal(w->found_error, KNIT_E_NOT_FOUND);
+    /* All six servers were asked, not only the 3 closest. */
+    knit_dht_get_stats(w->dht[F], &st);
+    assert_int_equal(st.records_repaired, 0);
+    for (int i = S; i < w->count; i++) {
+        knit_dht_get_stats(w->dht[i], &st);
+        assert_int_equal(st.requests_served, served[i] + 1);
+    }
+    world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_newest_record_wins_over_the_first),
         cmocka_unit_test(test_a_single_copy_is_still_found),
         cmocka_unit_test(test_equal_copies_need_no_repair),
+        cmocka_unit_test(test_a_record_the_closest_lack_is_found_further_out),
+        cmocka_unit_test(test_a_missing_record_asks_the_k_closest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
