@@ -195,6 +195,30 @@ static void test_owner_publishes_for_its_closest_newcomers_only(void **state)
     world_free(&w);
 }
 
+/* Every 10 min a server looks up a random key in each of its buckets and
+ * its own key; a client, whose table only seeds its own lookups, looks up
+ * its own key alone. */
+static void test_a_client_refreshes_its_own_neighbourhood_only(void **state)
+{
+    (void)state;
+    struct world w = {0};
+    world_new(&w);
+    for (int i = 1; i < SERVERS; i++)
+        join(&w, i, 0);
+    join(&w, CLIENT, 0);
+    /* Joins, the first refreshes, and the publishes of records signed
+     * again as the nodes learnt their addresses, all done. */
+    run_for(&w, 400 * SECOND);
+    uint64_t client = lookups_started(&w, CLIENT);
+    uint64_t server = lookups_started(&w, 1);
+    /* Past the refresh 10 min after the first (at 5 s), before the
+     * 30-min republish. */
+    run_for(&w, 265 * SECOND);
+    assert_int_equal(lookups_started(&w, CLIENT), client + 1);
+    assert_true(lookups_started(&w, 1) > server + 1);
+    world_free(&w);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -202,6 +226,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_holder_hands_a_record_over),
         cmocka_unit_test(test_owner_publishes_for_its_closest_newcomers_only),
+        cmocka_unit_test(test_a_client_refreshes_its_own_neighbourhood_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
