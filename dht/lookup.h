@@ -112,8 +112,9 @@ void knit_dht_lookup_finish(struct knit_dht_lookup *l);
 /* Reopens a lookup that ended DONE without what the engine wanted, to go on
  * until the beta closest (a larger beta than before) have answered; the
  * status is decided again at once, so it may stay DONE or become
- * EXHAUSTED. Only a lookup that is DONE, with nothing since, has lost no
- * answer and can go on: otherwise this does nothing. */
+ * EXHAUSTED. Does nothing unless the lookup is DONE and beta is larger.
+ * Call it as soon as the lookup turned DONE: answers that arrive while it
+ * is over are dropped, not kept for later. */
 void knit_dht_lookup_widen(struct knit_dht_lookup *l, uint32_t beta,
                            uint64_t now);
 /* When update must next run: the earliest request timeout or the overall

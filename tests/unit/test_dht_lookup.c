@@ -508,6 +508,56 @@ static void test_finish(void **state)
     assert_int_equal(l.status, KNIT_DHT_LOOKUP_TIMED_OUT);
 }
 
+/* A lookup over with its beta closest answered can be told to go on to a
+ * larger beta: it asks the next ones, the one still being asked counts,
+ * and it ends again when the wider set answered. */
+static void test_widen(void **state)
+{
+    (void)state;
+    struct pool pl;
+    make_pool(&pl, 23, 6);
+    struct knit_dht_lookup l;
+    start(&l, &pl, 3, 2);
+    for (size_t i = 0; i < 5; i++)
+        knit_dht_lookup_add(&l, &pl.p[i], 1);
+    for (size_t i = 0; i < 3; i++)
+        expect_next(&l, T0, &pl.p[i]);
+    /* Not over yet: widening a running lookup changes nothing. */
+    knit_dht_lookup_widen(&l, 4, T0);
+    assert_int_equal(l.cfg.beta, 2);
+    knit_dht_lookup_answered(&l, &pl.p[0].id, NULL, 0, T0 + 1);
+    knit_dht_lookup_answered(&l, &pl.p[1].id, NULL, 0, T0 + 1);
+    assert_int_equal(l.status, KNIT_DHT_LOOKUP_DONE);
+    /* A narrower or equal beta does not reopen it. */
+    knit_dht_lookup_widen(&l, 2, T0 + 1);
+    assert_int_equal(l.status, KNIT_DHT_LOOKUP_DONE);
+    knit_dht_lookup_widen(&l, 4, T0 + 1);
+    assert_int_equal(l.status, KNIT_DHT_LOOKUP_RUNNING);
+    expect_next(&l, T0 + 1, &pl.p[3]);
+    expect_next(&l, T0 + 1, &pl.p[4]);
+    assert_null(knit_dht_lookup_next(&l, T0 + 1));   /* alpha in flight */
+    knit_dht_lookup_answered(&l, &pl.p[2].id, &pl.p[5], 1, T0 + 2);
+    assert_int_equal(l.status, KNIT_DHT_LOOKUP_RUNNING);
+    knit_dht_lookup_answered(&l, &pl.p[3].id, NULL, 0, T0 + 3);
+    /* The 4 closest answered, with p[4] still out; p[5] was never asked. */
+    assert_int_equal(l.status, KNIT_DHT_LOOKUP_DONE);
+    assert_int_equal(l.queries, 5);
+    assert_int_equal(knit_dht_lookup_find(&l, &pl.p[5].id)->state,
+                     KNIT_DHT_CAND_NEW);
+
+    /* Reopened with nobody left to ask but the ones that answered: done at
+     * once. */
+    start(&l, &pl, 3, 2);
+    for (size_t i = 0; i < 2; i++) {
+        knit_dht_lookup_add(&l, &pl.p[i], 1);
+        expect_next(&l, T0, &pl.p[i]);
+    }
+    knit_dht_lookup_answered(&l, &pl.p[0].id, NULL, 0, T0 + 1);
+    knit_dht_lookup_answered(&l, &pl.p[1].id, NULL, 0, T0 + 1);
+    knit_dht_lookup_widen(&l, 20, T0 + 1);
+    assert_int_equal(l.status, KNIT_DHT_LOOKUP_DONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_capacity_keeps_closest),
         cmocka_unit_test(test_hops),
         cmocka_unit_test(test_finish),
+        cmocka_unit_test(test_widen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
