@@ -251,9 +251,7 @@ int knit_session_connect(struct knit_session *s, int sock,
     session_touch(s);
     if (s->dead)
         return KNIT_E_INVAL;
-    int before = 0;
-    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
-        before += s->paths[i].used;
+    int before = session_path_count(s);
     int p = session_path_add(s, sock, addr, false, now);
     if (p < 0)
         return p;
@@ -262,10 +260,7 @@ int knit_session_connect(struct knit_session *s, int sock,
         /* A path added while a first handshake is under way (a relay
          * circuit beside direct candidates) gets the initiation now, not
          * at the next retry: a fresh one, to every path. */
-        int after = 0;
-        for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
-            after += s->paths[i].used;
-        if (s->handshaking && after > before)
+        if (s->handshaking && session_path_count(s) > before)
             session_send_initiation(s, now);
         else
             session_start_handshake(s, now);
@@ -569,6 +564,8 @@ int knit_session_new_with_static(struct knit_session **out,
     s->cfg = *cfg;
     s->peer = *peer;
     s->active = -1;
+    s->paths = &s->first_path;
+    s->path_cap = 1;
     s->rx_path = -1;
     s->latest_sock = -1;
     s->created = s->last_rx = s->last_tx = now;
@@ -599,5 +596,7 @@ void knit_session_free(struct knit_session *s)
     session_drop_spare(s, &s->next);
     knit_conn_free(s->conn);
     free(s->peer_protocols);
+    if (s->paths != &s->first_path)
+        free(s->paths);
     free(s);
 }

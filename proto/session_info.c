@@ -72,8 +72,7 @@ void knit_session_get_stats(const struct knit_session *s,
     }
     out->handshakes = s->handshakes;
     out->receive_window = s->cfg.conn.max_data;
-    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
-        out->paths += s->paths[i].used;
+    out->paths = (uint32_t)session_path_count(s);
 }
 
 bool knit_session_peer_serves(const struct knit_session *s,

@@ -58,7 +58,13 @@ struct knit_session {
     uint64_t last_initiation_ts;     /* newest initiation answered */
     uint64_t last_sent_ts;           /* newest hello timestamp we sent */
 
-    struct session_path paths[KNIT_SESSION_MAX_PATHS];
+    /* The first path lives in the session; one that needs a second moves
+     * them to an array of KNIT_SESSION_MAX_PATHS on the heap. Most
+     * sessions only ever have one (a DHT peer's), and five empty slots
+     * were a third of each session's bytes. */
+    struct session_path *paths;      /* &first_path, or the heap array */
+    int path_cap;                    /* 1 or KNIT_SESSION_MAX_PATHS */
+    struct session_path first_path;
     int active;                      /* validated path data goes to; -1 */
     int rx_path;                     /* path of the packet being handled */
     uint32_t pto_base;               /* conn's PTO count when it became active */
@@ -119,6 +125,8 @@ int session_keep_peer_protocols(struct knit_session *s,
                                 const struct knit_hello *h);
 
 /* session_path.c */
+/* Paths in use. */
+int session_path_count(const struct knit_session *s);
 int session_path_add(struct knit_session *s, int sock,
                      const struct knit_addr *addr, bool validated,
                      uint64_t now);

@@ -3,6 +3,7 @@
  * PATH_CHALLENGE / PATH_RESPONSE before traffic moves to it, so a forged or
  * replayed packet from elsewhere cannot redirect the session, while a peer
  * whose NAT rebinds keeps its session. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/session_internal.h"
@@ -11,7 +12,7 @@
 static int find_path(const struct knit_session *s, int sock,
                      const struct knit_addr *addr)
 {
-    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
+    for (int i = 0; i < s->path_cap; i++)
         if (s->paths[i].used && s->paths[i].sock == sock &&
             knit_addr_equal(&s->paths[i].addr, addr))
             return i;
@@ -47,10 +48,13 @@ static int slot_for_new_path(const struct knit_session *s, bool proven)
 {
     int victim = -1;
     bool waiting = false;
-    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++) {
-        const struct session_path *path = &s->paths[i];
-        if (!path->used)
+    for (int i = 0; i < s->path_cap; i++)
+        if (!s->paths[i].used)
             return i;
+    if (s->path_cap < KNIT_SESSION_MAX_PATHS)
+        return s->path_cap;   /* room once the paths move out */
+    for (int i = 0; i < s->path_cap; i++) {
+        const struct session_path *path = &s->paths[i];
         if (i == s->active)
             continue;
         if (!proven && path->challenging && !path->validated) {
@@ -65,6 +69,26 @@ static int slot_for_new_path(const struct knit_session *s, bool proven)
     return victim;
 }
 
+/* Moves the one path in the session to a heap array with room for all. */
+static int grow_paths(struct knit_session *s)
+{
+    struct session_path *all = calloc(KNIT_SESSION_MAX_PATHS, sizeof *all);
+    if (!all)
+        return KNIT_E_NOMEM;
+    all[0] = s->first_path;
+    s->paths = all;
+    s->path_cap = KNIT_SESSION_MAX_PATHS;
+    return KNIT_OK;
+}
+
+int session_path_count(const struct knit_session *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->path_cap; i++)
+        n += s->paths[i].used;
+    return n;
+}
+
 int session_path_add(struct knit_session *s, int sock,
                      const struct knit_addr *addr, bool validated,
                      uint64_t now)
@@ -74,6 +98,11 @@ int session_path_add(struct knit_session *s, int sock,
         p = slot_for_new_path(s, validated);
         if (p < 0)
             return KNIT_E_TOO_BIG;
+        if (p >= s->path_cap) {
+            int err = grow_paths(s);
+            if (err)
+                return err;
+        }
         memset(&s->paths[p], 0, sizeof s->paths[p]);
         s->paths[p].used = true;
         s->paths[p].sock = sock;
@@ -208,7 +237,7 @@ void session_on_path_challenge(void *ctx, const uint8_t data[8])
 void session_on_path_response(void *ctx, const uint8_t data[8])
 {
     struct knit_session *s = ctx;
-    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++) {
+    for (int i = 0; i < s->path_cap; i++) {
         struct session_path *path = &s->paths[i];
         if (!path->used || !path->challenging ||
             memcmp(path->challenge, data, sizeof path->challenge) != 0)
@@ -266,7 +295,7 @@ int knit_session_latest_source(const struct knit_session *s, int *sock,
 
 bool knit_session_has_path_sock(const struct knit_session *s, int sock)
 {
-    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
+    for (int i = 0; i < s->path_cap; i++)
         if (s->paths[i].used && s->paths[i].sock == sock)
             return true;
     return false;
@@ -288,7 +317,7 @@ void session_path_check_active(struct knit_session *s)
     if (ptos - s->pto_base < s->cfg.path_fail_ptos)
         return;
     int best = -1;
-    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++) {
+    for (int i = 0; i < s->path_cap; i++) {
         const struct session_path *path = &s->paths[i];
         if (i == s->active || !path->used || !path->validated)
             continue;
@@ -314,7 +343,7 @@ void session_send_handshake(struct knit_session *s, const uint8_t *pkt,
                     &s->paths[s->active].addr, pkt, len);
         return;
     }
-    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++)
+    for (int i = 0; i < s->path_cap; i++)
         if (s->paths[i].used)
             s->env.send(s->env.ctx, s->paths[i].sock, &s->paths[i].addr, pkt,
                         len);
@@ -323,7 +352,7 @@ void session_send_handshake(struct knit_session *s, const uint8_t *pkt,
 uint64_t session_path_deadline(const struct knit_session *s)
 {
     uint64_t next = KNIT_NO_DEADLINE;
-    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++) {
+    for (int i = 0; i < s->path_cap; i++) {
         const struct session_path *path = &s->paths[i];
         if (path->used && path->challenging) {
             uint64_t t = path->challenge_sent + s->cfg.path_retry_us;
@@ -336,7 +365,7 @@ uint64_t session_path_deadline(const struct knit_session *s)
 
 void session_path_on_timeout(struct knit_session *s, uint64_t now)
 {
-    for (int i = 0; i < KNIT_SESSION_MAX_PATHS; i++) {
+    for (int i = 0; i < s->path_cap; i++) {
         struct session_path *path = &s->paths[i];
         if (!path->used || !path->challenging ||
             now < path->challenge_sent + s->cfg.path_retry_us)
