@@ -195,8 +195,7 @@ static bool widen_if_missed(struct knit_dht *dht, struct dht_lookup *lk,
         return false;
     lk->widened = true;
     knit_dht_lookup_widen(&lk->l, dht->table.cfg.k, now);
-    return knit_dht_lookup_update(&lk->l, now, NULL, 0, NULL) ==
-           KNIT_DHT_LOOKUP_RUNNING;
+    return lk->l.status == KNIT_DHT_LOOKUP_RUNNING;
 }
 
 void dht_lookup_pump(struct knit_dht *dht, struct dht_lookup *lk,
@@ -239,12 +238,12 @@ static void take_record(struct knit_dht *dht, struct dht_lookup *lk,
     lk->record_hop = hop;
 }
 
-static bool returned_newest(const struct dht_lookup *lk,
-                            const struct knit_peer_id *peer)
+static bool held_a_copy(const struct dht_lookup *lk,
+                        const struct knit_peer_id *peer)
 {
     for (uint8_t i = 0; i < lk->holders; i++)
         if (knit_peer_id_equal(&lk->holder[i], peer))
-            return lk->holder_seq[i] >= lk->record_seq;
+            return true;
     return false;
 }
 
@@ -271,23 +270,19 @@ static bool put_found_record(struct knit_dht *dht, struct dht_lookup *lk,
 static void repair_holders(struct knit_dht *dht, struct dht_lookup *lk,
                            uint64_t now)
 {
+    for (uint8_t i = 0; i < lk->holders; i++) {
+        const struct knit_dht_candidate *c =
+            knit_dht_lookup_find(&lk->l, &lk->holder[i]);
+        if (lk->holder_seq[i] < lk->record_seq && c &&
+            !put_found_record(dht, lk, &c->peer, now))
+            return;
+    }
     const struct knit_dht_candidate *closest[DHT_FIND_QUORUM];
     size_t n = knit_dht_lookup_closest(&lk->l, closest, DHT_FIND_QUORUM);
     for (size_t i = 0; i < n; i++)
-        if (!returned_newest(lk, &closest[i]->peer.id) &&
+        if (!held_a_copy(lk, &closest[i]->peer.id) &&
             !put_found_record(dht, lk, &closest[i]->peer, now))
             return;
-    for (uint8_t i = 0; i < lk->holders; i++) {
-        if (lk->holder_seq[i] >= lk->record_seq)
-            continue;
-        const struct knit_dht_candidate *c =
-            knit_dht_lookup_find(&lk->l, &lk->holder[i]);
-        bool among_closest = false;
-        for (size_t j = 0; j < n; j++)
-            among_closest |= c == closest[j];
-        if (c && !among_closest && !put_found_record(dht, lk, &c->peer, now))
-            return;
-    }
 }
 
 void dht_lookup_answer(struct knit_dht *dht, struct dht_lookup *lk,
