@@ -150,8 +150,7 @@ static int new_session(struct knit_node *node, const struct knit_peer_id *peer,
         .ctx = node, .self = &node->identity, .hello = &node->hello,
         .send = env_send, .random = env_random, .new_index = env_new_index,
         .drop_index = env_drop_index, .unix_time_us = env_unix_time,
-        .event = env_event, .records = node->record_cache,
-        .died = env_died, .touched = env_touched,
+        .event = env_event, .died = env_died, .touched = env_touched,
         .path_rank = env_path_rank,
     };
     /* The node's receive budget is shared out as sessions come: each gets
@@ -462,10 +461,6 @@ void node_build_hello(struct knit_node *node)
          i++)
         snprintf(h->protocols[h->protocol_count++], sizeof h->protocols[0],
                  "%s", node->served[i]);
-    if (node->record_len) {
-        h->record = node->record;
-        h->record_len = node->record_len;
-    }
     h->max_data = node->session_cfg.conn.max_data;
     h->stream_window = node->session_cfg.conn.stream_window;
     h->max_streams = node->session_cfg.conn.max_streams;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "proto/msg.h"
+#include "proto/record.h"
 #include "transport/error.h"
 
 #define HELLO_TYPE 1
@@ -12,6 +13,7 @@ static const struct knit_msg_field hello_fields[] = {
     KNIT_MSG_F_STR(2, KNIT_MSG_REQUIRED, 0, KNIT_HELLO_AGENT_MAX),
     KNIT_MSG_F_ARRAY_OF_STR(3, KNIT_MSG_REQUIRED, 0, KNIT_HELLO_MAX_PROTOCOLS,
                             1, KNIT_HELLO_PROTOCOL_MAX),
+    /* Earlier nodes' record: accepted within its bound, then ignored. */
     KNIT_MSG_F_BIN(4, KNIT_MSG_OPTIONAL, 1, KNIT_RECORD_MAX_BYTES),
     KNIT_MSG_F_UINT(5, KNIT_MSG_REQUIRED, UINT64_MAX),
     KNIT_MSG_F_UINT(6, KNIT_MSG_REQUIRED, UINT64_MAX),
@@ -21,23 +23,20 @@ static const struct knit_msg_field hello_fields[] = {
 };
 static const struct knit_msg_schema hello_schema = KNIT_MSG_SCHEMA(hello_fields);
 
-static int encode(const struct knit_hello *h, bool with_record, uint8_t *out,
-                  size_t cap, size_t *out_len)
+static int encode(const struct knit_hello *h, uint8_t *out, size_t cap,
+                  size_t *out_len)
 {
     uint8_t frame[KNIT_MSG_HEADER_LEN + KNIT_HELLO_MAX_BYTES];
     struct knit_msg_writer w;
     size_t len;
-    bool record = with_record && h->record_len > 0;
     knit_msg_writer_init(&w, frame, sizeof frame);
-    knit_msg_begin(&w, HELLO_TYPE, record ? 9 : 8);
+    knit_msg_begin(&w, HELLO_TYPE, 8);
     knit_msg_put_bin(&w, 1, h->peer.pubkey, KNIT_PUBKEY_LEN);
     knit_msg_put_str(&w, 2, h->agent, strlen(h->agent));
     knit_msg_put_array_begin(&w, 3, h->protocol_count);
     for (uint8_t i = 0; i < h->protocol_count; i++)
         knit_msg_add_str(&w, h->protocols[i], strlen(h->protocols[i]));
     knit_msg_array_end(&w);
-    if (record)
-        knit_msg_put_bin(&w, 4, h->record, h->record_len);
     knit_msg_put_uint(&w, 5, h->instance);
     knit_msg_put_uint(&w, 6, h->timestamp_us);
     knit_msg_put_uint(&w, 7, h->max_data);
@@ -69,10 +68,7 @@ int knit_hello_encode(const struct knit_hello *h, uint8_t *out, size_t cap,
         if (n == 0 || n > KNIT_HELLO_PROTOCOL_MAX)
             return KNIT_E_INVAL;
     }
-    int err = encode(h, true, out, cap, out_len);
-    if (err == KNIT_E_NO_SPACE && h->record_len > 0)
-        err = encode(h, false, out, cap, out_len);
-    return err;
+    return encode(h, out, cap, out_len);
 }
 
 /* The schema bounds len below cap. A NUL inside would cut the C string
@@ -116,7 +112,6 @@ int knit_hello_decode(struct knit_hello *h, const uint8_t *in, size_t len)
         memset(h, 0, sizeof *h);
         return err;
     }
-    h->record = knit_msg_bytes(&m, 4, &h->record_len);
     h->instance = knit_msg_uint(&m, 5);
     h->timestamp_us = knit_msg_uint(&m, 6);
     h->max_data = knit_msg_uint(&m, 7);

@@ -4,8 +4,13 @@
  * A msgpack message (proto/msg.h, type 1) with:
  *   1 peer ID (32-byte Ed25519 key; must convert to the Noise static key)
  *   2 agent version (text)           3 protocols served (array of text)
- *   4 signed peer record (optional)  5 instance: random per conn, so a
- *   peer that restarted is told apart from one that rekeys
+ *   4 no longer sent: a signed peer record, which earlier nodes put here.
+ *     It is still accepted (bounded, not verified) and ignored, so those
+ *     nodes can still connect. Nothing read it: identify carries the
+ *     record to whoever needs it, and checking the signature cost every
+ *     handshake two Ed25519 verifications.
+ *   5 instance: random per conn, so a peer that restarted is told apart
+ *   from one that rekeys
  *   6 timestamp, µs since the Unix epoch: an initiation older than the last
  *     one seen from this peer is a replay and ignored
  *   7 max_data  8 stream_window  9 max_streams: what we grant the peer
@@ -17,13 +22,12 @@
 #include <stdint.h>
 
 #include "proto/peer_id.h"
-#include "proto/record.h"
 
 #define KNIT_HELLO_AGENT_MAX 64
 #define KNIT_HELLO_MAX_PROTOCOLS 16
 #define KNIT_HELLO_PROTOCOL_MAX 64
-/* Keeps a handshake packet within one 1280-byte IPv6 datagram even with a
- * full record. */
+/* Keeps a handshake packet within one 1280-byte IPv6 datagram, even an
+ * earlier node's hello with its record in it. */
 #define KNIT_HELLO_MAX_BYTES 1100
 
 struct knit_hello {
@@ -31,8 +35,6 @@ struct knit_hello {
     char agent[KNIT_HELLO_AGENT_MAX + 1];
     uint8_t protocol_count;
     char protocols[KNIT_HELLO_MAX_PROTOCOLS][KNIT_HELLO_PROTOCOL_MAX + 1];
-    const uint8_t *record;       /* signed envelope; points into the input */
-    size_t record_len;           /* 0 = none */
     uint64_t instance;
     uint64_t timestamp_us;
     uint64_t max_data;
@@ -40,11 +42,10 @@ struct knit_hello {
     uint32_t max_streams;
 };
 
-/* Encodes the hello body (no length prefix); a record that would push it
- * over KNIT_HELLO_MAX_BYTES is left out (identify carries it instead). */
+/* Encodes the hello body (no length prefix). */
 int knit_hello_encode(const struct knit_hello *h, uint8_t *out, size_t cap,
                       size_t *out_len);
-/* Decodes and checks a hello body; record points into in. */
+/* Decodes and checks a hello body. */
 int knit_hello_decode(struct knit_hello *h, const uint8_t *in, size_t len);
 
 #endif

@@ -1,10 +1,9 @@
 /* A bounded memory of signed record envelopes already seen to verify.
  *
- * A node meets the same peer record again and again: in the hello of each
- * new session with that peer, in the PUT that follows (the publisher dialled
- * us first), in the answers of a lookup and again when the lookup ends. Its
- * Ed25519 signature check is the dearest step of knit_record_verify, and
- * for the same bytes its verdict cannot change. The cache keeps a keyed
+ * A node meets the same peer record again and again: in the PUTs of its
+ * owner's publishes, in the answers of a lookup and again when the lookup
+ * ends, in identify. Its Ed25519 signature check is the dearest step of
+ * knit_record_verify, and for the same bytes its verdict cannot change. The cache keeps a keyed
  * 128-bit BLAKE2b tag of each envelope whose signature verified; an
  * envelope with a known tag skips only the signature check (its payload is
  * still decoded and its signer still matched against its peer ID). The key

@@ -9,7 +9,6 @@
 #include <sodium.h>
 
 #include "proto/handshake.h"
-#include "proto/record.h"
 #include "proto/session_internal.h"
 #include "transport/error.h"
 
@@ -154,15 +153,6 @@ static int accept_hello(struct knit_session *s, const struct knit_hello *h)
 {
     if (!knit_peer_id_equal(&h->peer, &s->peer))
         return KNIT_E_KEY_MISMATCH;
-    if (h->record_len) {
-        struct knit_peer_record rec;
-        int err = knit_record_verify_cached(s->env.records, &rec, h->record,
-                                            h->record_len);
-        if (err)
-            return err;
-        if (!knit_peer_id_equal(&rec.peer, &s->peer))
-            return KNIT_E_KEY_MISMATCH;
-    }
     if (s->conn && s->peer_instance != h->instance) {
         /* The peer restarted: its streams are gone, so are ours. */
         knit_conn_free(s->conn);

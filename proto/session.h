@@ -24,7 +24,6 @@
 #include "proto/identity.h"
 #include "proto/keypair.h"
 #include "proto/noise.h"
-#include "proto/record_cache.h"
 #include "transport/io.h"
 
 /* A relay circuit or two, direct candidates being proven, and the path in
@@ -90,9 +89,6 @@ struct knit_session_env {
     uint64_t (*unix_time_us)(void *ctx, uint64_t now);
     void (*event)(void *ctx, struct knit_session *s,
                   const struct knit_session_event *ev);
-    /* Records already seen to verify, shared by the node's sessions and
-     * its DHT (proto/record_cache.h); NULL: none. */
-    struct knit_record_cache *records;
     /* The session is dead (knit_session_is_dead() turned true), whether
      * or not a DOWN event says so; the owner frees it when it can. May be
      * NULL. Called once, from inside whatever call killed it. */

@@ -1,6 +1,7 @@
 /* proto/hello: the msgpack hello carried in the Noise handshake payloads.
- * Round trips, the record left out of a hello that would be too big, and
- * every rejection: missing fields, zero limits, wrong types, oversize. */
+ * Round trips, a hello too big to send, no record sent but an earlier
+ * node's record accepted, and every rejection: missing fields, zero
+ * limits, wrong types, oversize. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,9 +38,6 @@ static void expect_equal(const struct knit_hello *a, const struct knit_hello *b)
     assert_int_equal(a->protocol_count, b->protocol_count);
     for (int i = 0; i < a->protocol_count; i++)
         assert_string_equal(a->protocols[i], b->protocols[i]);
-    assert_int_equal(a->record_len, b->record_len);
-    if (a->record_len)
-        assert_memory_equal(a->record, b->record, a->record_len);
     assert_int_equal(a->instance, b->instance);
     assert_int_equal(a->timestamp_us, b->timestamp_us);
     assert_int_equal(a->max_data, b->max_data);
@@ -57,14 +55,8 @@ static void test_round_trip(void **state)
     assert_int_equal(knit_hello_encode(&h, buf, sizeof buf, &len), KNIT_OK);
     assert_int_equal(knit_hello_decode(&d, buf, len), KNIT_OK);
     expect_equal(&h, &d);
-    assert_null(d.record);
 
-    /* with a record, extreme values, and no protocols at all */
-    uint8_t record[300];
-    for (size_t i = 0; i < sizeof record; i++)
-        record[i] = (uint8_t)(i ^ 0x5a);
-    h.record = record;
-    h.record_len = sizeof record;
+    /* extreme values, and no protocols at all */
     h.protocol_count = 0;
     h.agent[0] = '\0';
     h.instance = UINT64_MAX;
@@ -75,13 +67,10 @@ static void test_round_trip(void **state)
     assert_int_equal(knit_hello_encode(&h, buf, sizeof buf, &len), KNIT_OK);
     assert_int_equal(knit_hello_decode(&d, buf, len), KNIT_OK);
     expect_equal(&h, &d);
-    /* the record points into the input */
-    assert_true(d.record >= buf && d.record + d.record_len <= buf + len);
 }
 
 /* A large hello: n protocols of 64 bytes and a 64-byte agent. All 16 such
- * protocols do not fit in KNIT_HELLO_MAX_BYTES even without a record; 14
- * do. */
+ * protocols do not fit in KNIT_HELLO_MAX_BYTES; 14 do. */
 static void fill_big(struct knit_hello *h, uint8_t n)
 {
     sample(h);
@@ -95,35 +84,19 @@ static void fill_big(struct knit_hello *h, uint8_t n)
     h->protocol_count = n;
 }
 
-static void test_record_left_out_when_too_big(void **state)
+static void test_too_big(void **state)
 {
     (void)state;
     struct knit_hello h, d;
     uint8_t buf[2 * KNIT_HELLO_MAX_BYTES];
-    uint8_t record[600];
-    size_t len, bare;
-    memset(record, 0xee, sizeof record);
+    size_t len;
     fill_big(&h, KNIT_HELLO_MAX_PROTOCOLS);
-    assert_int_equal(knit_hello_encode(&h, buf, sizeof buf, &bare),
+    assert_int_equal(knit_hello_encode(&h, buf, sizeof buf, &len),
                      KNIT_E_NO_SPACE);
     fill_big(&h, 14);
-    assert_int_equal(knit_hello_encode(&h, buf, sizeof buf, &bare), KNIT_OK);
-    assert_true(bare + sizeof record > KNIT_HELLO_MAX_BYTES);
-    /* a record that fits stays */
-    h.record = record;
-    h.record_len = KNIT_HELLO_MAX_BYTES - bare - 10;
     assert_int_equal(knit_hello_encode(&h, buf, sizeof buf, &len), KNIT_OK);
     assert_true(len <= KNIT_HELLO_MAX_BYTES);
     assert_int_equal(knit_hello_decode(&d, buf, len), KNIT_OK);
-    assert_int_equal(d.record_len, h.record_len);
-    /* one that does not is left out, the rest stays whole */
-    h.record_len = sizeof record;
-    assert_int_equal(knit_hello_encode(&h, buf, sizeof buf, &len), KNIT_OK);
-    assert_int_equal(len, bare);
-    assert_int_equal(knit_hello_decode(&d, buf, len), KNIT_OK);
-    assert_int_equal(d.record_len, 0);
-    assert_null(d.record);
-    h.record_len = 0;
     expect_equal(&h, &d);
 }
 
@@ -246,6 +219,33 @@ static void test_hand_written_good(void **state)
     assert_int_equal(decode_spec(&s), KNIT_OK);
 }
 
+/* Our hello is exactly the hand-written one without key 4: no record is
+ * sent (identify carries it), though an earlier node's is accepted. */
+static void test_no_record_sent(void **state)
+{
+    (void)state;
+    struct spec s = good();
+    s.fields &= ~F_RECORD;
+    uint8_t want[KNIT_HELLO_MAX_BYTES];
+    size_t want_len = write_hello(&s, want, sizeof want);
+
+    struct knit_hello h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.agent, sizeof h.agent, "%s", s.agent);
+    snprintf(h.protocols[0], sizeof h.protocols[0], "%s", s.protocol);
+    h.protocol_count = 1;
+    h.instance = 1;
+    h.timestamp_us = 2;
+    h.max_data = s.max_data;
+    h.stream_window = s.window;
+    h.max_streams = (uint32_t)s.streams;
+    uint8_t buf[KNIT_HELLO_MAX_BYTES];
+    size_t len;
+    assert_int_equal(knit_hello_encode(&h, buf, sizeof buf, &len), KNIT_OK);
+    assert_int_equal(len, want_len);
+    assert_memory_equal(buf, want, len);
+}
+
 static void test_missing_fields(void **state)
 {
     (void)state;
@@ -365,9 +365,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_record_left_out_when_too_big),
+        cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_encode_rejects),
         cmocka_unit_test(test_hand_written_good),
+        cmocka_unit_test(test_no_record_sent),
         cmocka_unit_test(test_missing_fields),
         cmocka_unit_test(test_zero_limits),
         cmocka_unit_test(test_wrong_types_and_sizes),
