@@ -17,6 +17,7 @@ void knit_dht_store_init(struct knit_dht_store *s,
                          const struct knit_dht_store_config *cfg)
 {
     memset(s, 0, sizeof *s);
+    s->next_expiry = UINT64_MAX;
     if (cfg)
         s->cfg = *cfg;
     struct knit_dht_store_config *c = &s->cfg;
@@ -103,6 +104,27 @@ static int grow(struct knit_dht_store *s)
     return KNIT_OK;
 }
 
+/* Drops what has expired and finds the next expiry. */
+static size_t sweep(struct knit_dht_store *s, uint64_t now)
+{
+    /* Order kept, so persistence writes records in the order they came. */
+    size_t kept = 0;
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; i < s->count; i++) {
+        if (live(&s->records[i], now)) {
+            if (s->records[i].expires < next)
+                next = s->records[i].expires;
+            s->records[kept++] = s->records[i];
+        } else {
+            free(s->records[i].envelope);
+        }
+    }
+    size_t dropped = s->count - kept;
+    s->count = kept;
+    s->next_expiry = next;
+    return dropped;
+}
+
 int knit_dht_store_put(struct knit_dht_store *s,
                        const struct knit_peer_id *sender,
                        const uint8_t *envelope, size_t len, uint64_t now,
@@ -147,8 +169,10 @@ int knit_dht_store_put(struct knit_dht_store *s,
                                                     : now + s->cfg.ttl_us,
         .len = len, .envelope = copy,
     };
-    /* The new record expires after now, so this never drops it. */
-    knit_dht_store_expire(s, now);
+    /* The new record expires after now, so this never drops it; it may
+     * have replaced the one that expired first, so the next expiry is
+     * found again. */
+    sweep(s, now);
     if (rec)
         *rec = r;
     return KNIT_OK;
@@ -164,26 +188,12 @@ const struct knit_dht_stored *knit_dht_store_get(const struct knit_dht_store *s,
 
 size_t knit_dht_store_expire(struct knit_dht_store *s, uint64_t now)
 {
-    /* Order kept, so persistence writes records in the order they came. */
-    size_t kept = 0;
-    for (size_t i = 0; i < s->count; i++) {
-        if (live(&s->records[i], now))
-            s->records[kept++] = s->records[i];
-        else
-            free(s->records[i].envelope);
-    }
-    size_t dropped = s->count - kept;
-    s->count = kept;
-    return dropped;
+    return now < s->next_expiry ? 0 : sweep(s, now);
 }
 
 uint64_t knit_dht_store_next_expiry(const struct knit_dht_store *s)
 {
-    uint64_t next = UINT64_MAX;
-    for (size_t i = 0; i < s->count; i++)
-        if (s->records[i].expires < next)
-            next = s->records[i].expires;
-    return next;
+    return s->next_expiry;
 }
 
 size_t knit_dht_store_count(const struct knit_dht_store *s)

@@ -57,6 +57,9 @@ struct knit_dht_store {
     struct knit_record_cache *verified;
     struct knit_dht_stored *records;
     size_t count, cap;
+    /* The earliest expiry among records, kept by every change: the node
+     * asks for it after each packet, and the list can be thousands long. */
+    uint64_t next_expiry;
 };
 
 void knit_dht_store_init(struct knit_dht_store *s,

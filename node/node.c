@@ -51,8 +51,8 @@ struct knit_session *node_find_session(const struct knit_node *node,
                                        const struct knit_peer_id *peer)
 {
     for (size_t i = 0; i < node->session_count; i++)
-        if (!knit_session_is_dead(node->sessions[i]) &&
-            knit_peer_id_equal(knit_session_peer(node->sessions[i]), peer))
+        if (knit_peer_id_equal(knit_session_peer(node->sessions[i]), peer) &&
+            !knit_session_is_dead(node->sessions[i]))
             return node->sessions[i];
     return NULL;
 }

@@ -193,14 +193,13 @@ static int sender_kind(const struct knit_node *node, const struct knit_addr *a)
     int kind = FROM_STRANGER;
     for (size_t k = 0; k < node->session_count; k++) {
         struct knit_session *s = node->sessions[k];
-        struct knit_session_stats st;
         if (knit_session_is_dead(s) || circuit_is_sock(
                                            knit_session_path_sock(s)))
             continue;
-        knit_session_get_stats(s, &st);
-        if (knit_addr_equal(&st.path, a))
+        struct knit_addr path = knit_session_path_addr(s);
+        if (knit_addr_equal(&path, a))
             return FROM_KNOWN_ENDPOINT;
-        if (same_ip(&st.path, a))
+        if (same_ip(&path, a))
             kind = FROM_KNOWN_IP;
     }
     const struct node_traversal *t = node->traversal;
@@ -251,9 +250,8 @@ static int ask(struct knit_node *node, struct knit_session *s,
     }
     struct an_stream *st = an_at(node, i);
     st->req = *m;
-    struct knit_session_stats stats;
-    knit_session_get_stats(s, &stats);
-    ip_of(&stats.path, &st->server_ip);
+    struct knit_addr path = knit_session_path_addr(s);
+    ip_of(&path, &st->server_ip);
     err = an_send(node, i, m);
     if (err)
         an_reset(node, i);
@@ -263,18 +261,17 @@ static int ask(struct knit_node *node, struct knit_session *s,
 static void ask_server(struct knit_node *node, struct knit_session *s)
 {
     struct node_traversal *t = node->traversal;
-    struct knit_session_stats stats;
-    knit_session_get_stats(s, &stats);
+    struct knit_addr path = knit_session_path_addr(s);
     const struct node_peer_info *info =
         traversal_peer(node, knit_session_peer(s), false);
-    int sock = main_sock(node, stats.path.family);
+    int sock = main_sock(node, path.family);
     if (info && info->alt_port && sock >= 0) {
         struct knit_autonat_msg m = {.type = KNIT_AUTONAT_OBSERVE,
                                      .id = ++t->next_id, .has_nonce = true};
         node->io.random(node->io.ctx, m.nonce, sizeof m.nonce);
         if (ask(node, s, &m) == KNIT_OK) {
             uint8_t pkt[KNIT_AUTONAT_PACKET_LEN];
-            struct knit_addr alt = stats.path;
+            struct knit_addr alt = path;
             alt.port = info->alt_port;
             knit_autonat_packet_build(KNIT_PACKET_PROBE, m.nonce, pkt);
             node->io.send(node->io.ctx, sock, &alt, pkt, sizeof pkt);
@@ -291,7 +288,7 @@ static void ask_server(struct knit_node *node, struct knit_session *s)
                                      .kind = kind};
         node->io.random(node->io.ctx, m.nonce, sizeof m.nonce);
         memcpy(p->nonce, m.nonce, sizeof p->nonce);
-        ip_of(&stats.path, &p->server_ip);
+        ip_of(&path, &p->server_ip);
         p->kind = kind;
         p->deadline = node->now + ANSWER_WAIT;   /* until SENT moves it */
         if (ask(node, s, &m) != KNIT_OK)
@@ -321,14 +318,13 @@ static void round_start(struct knit_node *node)
             is_relayed(s) || !knit_session_peer_serves(s,
                                                        KNIT_AUTONAT_PROTOCOL))
             continue;
-        struct knit_session_stats stats;
-        knit_session_get_stats(s, &stats);
+        struct knit_addr path = knit_session_path_addr(s);
         bool dup = false;
         for (size_t u = 0; u < asked; u++)
-            dup = dup || same_ip(&used[u], &stats.path);
+            dup = dup || same_ip(&used[u], &path);
         if (dup)
             continue;
-        used[asked++] = stats.path;
+        used[asked++] = path;
         ask_server(node, s);
     }
     t->rounds++;

@@ -63,12 +63,13 @@ static uint8_t dial_from_fresh_sock(struct knit_node *node,
 static bool helper_ok(struct knit_session *h, struct knit_session *asker,
                       const struct knit_addr *to)
 {
+    /* Run for every session at every dial-back asked: cheapest tests first. */
     if (h == asker || knit_session_is_dead(h) || !knit_session_is_up(h) ||
-        is_relayed(h) || !knit_session_peer_serves(h, KNIT_AUTONAT_PROTOCOL))
+        is_relayed(h))
         return false;
-    struct knit_session_stats hs;
-    knit_session_get_stats(h, &hs);
-    return !same_ip(&hs.path, to);
+    struct knit_addr path = knit_session_path_addr(h);
+    return !same_ip(&path, to) &&
+           knit_session_peer_serves(h, KNIT_AUTONAT_PROTOCOL);
 }
 
 /* Kind 2: a public peer at another IP than the requester's dials for us.
@@ -119,8 +120,7 @@ void autonat_serve(struct knit_node *node, int i)
 {
     struct node_traversal *t = node->traversal;
     struct an_stream *st = an_at(node, i);
-    struct knit_session_stats stats;
-    knit_session_get_stats(st->session, &stats);
+    struct knit_addr path = knit_session_path_addr(st->session);
     if (!t->serving_autonat) {
         answer_status(node, i, KNIT_AUTONAT_INTERNAL);
         return;
@@ -144,9 +144,9 @@ void autonat_serve(struct knit_node *node, int i)
             return;
         }
         uint8_t status = st->req.kind == KNIT_AUTONAT_KIND_OTHER_PORT
-                             ? dial_from_fresh_sock(node, &stats.path,
+                             ? dial_from_fresh_sock(node, &path,
                                                       st->req.nonce)
-                             : dial_through_helper(node, i, &stats.path);
+                             : dial_through_helper(node, i, &path);
         st = an_at(node, i);
         if (status != KNIT_AUTONAT_SENT ||
             st->req.kind == KNIT_AUTONAT_KIND_OTHER_PORT)

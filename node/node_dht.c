@@ -170,10 +170,9 @@ static void on_message(struct knit_node *node, struct knit_conn *c,
     st->out = malloc(DHT_FRAME_MAX);
     int err = st->out ? KNIT_OK : KNIT_E_NOMEM;
     if (err == KNIT_OK) {
-        struct knit_session_stats stats;
-        knit_session_get_stats(s, &stats);
+        struct knit_addr path = knit_session_path_addr(s);
         err = knit_dht_handle_request(
-            node->dht, knit_session_peer(s), &stats.path,
+            node->dht, knit_session_peer(s), &path,
             knit_session_peer_serves(s, KNIT_DHT_PROTOCOL), body, len,
             node->now, st->out, DHT_FRAME_MAX, &st->out_len);
     }
@@ -447,9 +446,8 @@ static void flush_queue(struct knit_node *node, struct knit_session *s,
 void node_dht_session_up(struct knit_node *node, struct knit_session *s)
 {
     if (knit_session_peer_serves(s, KNIT_DHT_PROTOCOL)) {
-        struct knit_session_stats stats;
-        knit_session_get_stats(s, &stats);
-        knit_dht_peer_seen(node->dht, knit_session_peer(s), &stats.path,
+        struct knit_addr path = knit_session_path_addr(s);
+        knit_dht_peer_seen(node->dht, knit_session_peer(s), &path,
                            node->now);
     }
     flush_queue(node, s, true);

@@ -80,10 +80,8 @@ static int write_identify(struct knit_node *node, struct knit_session *s,
         int sock;
         if (knit_session_latest_source(s, &sock, &m->observed) != KNIT_OK) {
             /* No data yet (an initiator just up): the handshake's path. */
-            struct knit_session_stats stats;
-            knit_session_get_stats(s, &stats);
             sock = knit_session_path_sock(s);
-            m->observed = stats.path;
+            m->observed = knit_session_path_addr(s);
         }
         m->has_observed = sock >= 0 && !circuit_is_sock(sock);
         /* As our record has them (direct and relayed). */
@@ -160,9 +158,8 @@ static void on_identify(struct knit_node *node, struct knit_session *s,
         info->alt_port = m->alt_port;
     if (!m->has_observed || sock < 0 || circuit_is_sock(sock))
         return;
-    struct knit_session_stats stats;
-    knit_session_get_stats(s, &stats);
-    if (knit_observed_add(t->observed, sock, &stats.path, &m->observed,
+    struct knit_addr path = knit_session_path_addr(s);
+    if (knit_observed_add(t->observed, sock, &path, &m->observed,
                           node->now) == KNIT_OK)
         traversal_changed(node);
 }

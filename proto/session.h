@@ -196,6 +196,11 @@ bool knit_session_has_path_sock(const struct knit_session *s, int sock);
  * active path. Cheap. */
 int knit_session_path_sock(const struct knit_session *s);
 
+/* The active path's remote address; family 0 before there is an active
+ * path. Cheap, unlike knit_session_get_stats, which also gathers the conn's
+ * figures: for the loops over every session. */
+struct knit_addr knit_session_path_addr(const struct knit_session *s);
+
 struct knit_session_stats {
     struct knit_conn_stats conn;
     struct knit_addr path;       /* the active path's remote address */

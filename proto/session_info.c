@@ -75,6 +75,12 @@ void knit_session_get_stats(const struct knit_session *s,
     out->paths = (uint32_t)session_path_count(s);
 }
 
+struct knit_addr knit_session_path_addr(const struct knit_session *s)
+{
+    struct knit_addr none = {0};
+    return s->active >= 0 ? s->paths[s->active].addr : none;
+}
+
 bool knit_session_peer_serves(const struct knit_session *s,
                               const char *protocol)
 {
