@@ -79,18 +79,24 @@ static uint8_t dial_through_helper(struct knit_node *node, int i,
                                    const struct knit_addr *to)
 {
     struct knit_session *asker = an_at(node, i)->session;
+    /* One pass over the sessions (a public node has thousands), keeping
+     * the eligible ones to pick from. */
+    struct knit_session **ok = malloc((node->session_count + 1) * sizeof *ok);
+    if (!ok)
+        return KNIT_AUTONAT_INTERNAL;
     size_t eligible = 0;
     for (size_t k = 0; k < node->session_count; k++)
-        eligible += helper_ok(node->sessions[k], asker, to);
-    if (eligible == 0)
-        return KNIT_AUTONAT_NO_HELPER;
-    uint32_t pick;
-    node->io.random(node->io.ctx, (uint8_t *)&pick, sizeof pick);
-    pick %= (uint32_t)eligible;
+        if (helper_ok(node->sessions[k], asker, to))
+            ok[eligible++] = node->sessions[k];
     struct knit_session *h = NULL;
-    for (size_t k = 0; k < node->session_count && !h; k++)
-        if (helper_ok(node->sessions[k], asker, to) && pick-- == 0)
-            h = node->sessions[k];
+    if (eligible > 0) {
+        uint32_t pick;
+        node->io.random(node->io.ctx, (uint8_t *)&pick, sizeof pick);
+        h = ok[pick % (uint32_t)eligible];
+    }
+    free(ok);
+    if (!h)
+        return KNIT_AUTONAT_NO_HELPER;
     uint64_t sid;
     struct knit_conn *c = knit_session_conn(h);
     if (knit_conn_open_stream(c, KNIT_AUTONAT_PROTOCOL, &sid) != KNIT_OK)
