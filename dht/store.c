@@ -42,6 +42,7 @@ void knit_dht_store_free(struct knit_dht_store *s)
     free(s->records);
     s->records = NULL;
     s->count = s->cap = 0;
+    s->next_expiry = UINT64_MAX;
 }
 
 static bool live(const struct knit_dht_stored *r, uint64_t now)

@@ -176,6 +176,22 @@ static void become_up(struct knit_session *s)
     session_emit(s, KNIT_SESSION_UP, 0);
 }
 
+/* While a packet is handled, the owner's callbacks (a stream readable, the
+ * session up) write answers and flush. Each flush would send a packet of
+ * its own, before the ACK that handling the packet makes due: three for a
+ * DHT request that comes with identify. Held until the packet is handled,
+ * they leave together, with the ACK. Nesting is counted. */
+static void hold_flushes(struct knit_session *s)
+{
+    s->holding++;
+}
+
+static void release_flushes(struct knit_session *s, uint64_t now)
+{
+    s->holding--;
+    knit_session_flush(s, now);
+}
+
 /* The handshake state lives on the heap only while a handshake of ours is
  * under way: 400 bytes that most sessions, up for a request or two, would
  * otherwise carry for their whole life. */
@@ -344,10 +360,12 @@ int knit_session_on_response(struct knit_session *s, uint32_t local_index,
     if (p >= 0)
         session_path_activate(s, p);
     s->last_rx = now;
-    become_up(s);
-    /* Confirms the keys to the responder, which sends nothing until then. */
+    /* Confirms the keys to the responder, which sends nothing until then:
+     * asked for first, so it rides with what the UP callbacks write. */
     knit_conn_ping(s->conn);
-    knit_session_flush(s, now);
+    hold_flushes(s);
+    become_up(s);
+    release_flushes(s, now);
     return KNIT_OK;
 }
 
@@ -409,13 +427,16 @@ int knit_session_on_data(struct knit_session *s, uint32_t local_index,
         s->latest_sock = sock;
         s->latest_from = *from;
     }
+    hold_flushes(s);
     become_up(s);
-    if (!s->conn)
+    if (!s->conn) {
+        release_flushes(s, now);
         return KNIT_OK;
+    }
     s->rx_path = p;
     err = knit_conn_on_packet(s->conn, pn, plain, plain_len, now);
     s->rx_path = -1;
-    knit_session_flush(s, now);
+    release_flushes(s, now);
     if (err)
         session_die(s, err, "protocol violation");
     return err;
@@ -479,11 +500,9 @@ static void maybe_rekey(struct knit_session *s, uint64_t now)
         session_start_handshake(s, now);
 }
 
-void knit_session_flush(struct knit_session *s, uint64_t now)
+/* What the conn has to send, sent now. */
+static void send_pending(struct knit_session *s, uint64_t now)
 {
-    session_touch(s);
-    if (s->dead)
-        return;
     maybe_rekey(s, now);
     /* While we cannot send (keys expired or unconfirmed, no path), the
      * conn's timers (ACK due, pacing) cannot be served: they leave the
@@ -508,6 +527,14 @@ void knit_session_flush(struct knit_session *s, uint64_t now)
                               ? s->close_reason : "session closed");
 }
 
+void knit_session_flush(struct knit_session *s, uint64_t now)
+{
+    session_touch(s);
+    if (s->dead || s->holding)
+        return;
+    send_pending(s, now);
+}
+
 void knit_session_close(struct knit_session *s, uint64_t code,
                         const char *reason, uint64_t now)
 {
@@ -523,7 +550,7 @@ void knit_session_close(struct knit_session *s, uint64_t code,
     }
     if (s->conn && can_send_data(s, now)) {
         knit_conn_close(s->conn, code, reason);
-        knit_session_flush(s, now);
+        send_pending(s, now);   /* even from a callback: it dies next */
     }
     session_die(s, KNIT_OK, s->close_reason && s->close_reason[0] ? s->close_reason
                                                           : "closed");

@@ -75,6 +75,9 @@ struct knit_session {
     uint64_t keepalive_at;           /* last keepalive PING queued */
     bool up, dead, wanted;
     bool blocked;                    /* the last flush could not send */
+    /* Nonzero while the session hands the owner a packet's events and
+     * flushes itself when done (session.c, hold_flushes). */
+    uint8_t holding;
     bool down_owed;                  /* UP was reported, or a dial made */
     uint32_t handshakes;
     uint64_t deadline;               /* cached knit_session_next_deadline */
