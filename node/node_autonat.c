@@ -140,14 +140,6 @@ void ip_of(const struct knit_addr *a, struct knit_addr *ip)
     ip->port = 0;
 }
 
-bool same_ip(const struct knit_addr *a, const struct knit_addr *b)
-{
-    struct knit_addr x, y;
-    ip_of(a, &x);
-    ip_of(b, &y);
-    return knit_addr_equal(&x, &y);
-}
-
 int main_sock(const struct knit_node *node, uint8_t family)
 {
     for (size_t i = 0; i < node->socket_count; i++)
@@ -199,7 +191,7 @@ static int sender_kind(const struct knit_node *node, const struct knit_addr *a)
         struct knit_addr path = knit_session_path_addr(s);
         if (knit_addr_equal(&path, a))
             return FROM_KNOWN_ENDPOINT;
-        if (same_ip(&path, a))
+        if (knit_addr_same_ip(&path, a))
             kind = FROM_KNOWN_IP;
     }
     const struct node_traversal *t = node->traversal;
@@ -209,7 +201,7 @@ static int sender_kind(const struct knit_node *node, const struct knit_addr *a)
             continue;
         if (knit_addr_equal(&t->recent[k].addr, a))
             return FROM_KNOWN_ENDPOINT;
-        if (same_ip(&t->recent[k].addr, a))
+        if (knit_addr_same_ip(&t->recent[k].addr, a))
             kind = FROM_KNOWN_IP;
     }
     return kind;
@@ -321,7 +313,7 @@ static void round_start(struct knit_node *node)
         struct knit_addr path = knit_session_path_addr(s);
         bool dup = false;
         for (size_t u = 0; u < asked; u++)
-            dup = dup || same_ip(&used[u], &path);
+            dup = dup || knit_addr_same_ip(&used[u], &path);
         if (dup)
             continue;
         used[asked++] = path;

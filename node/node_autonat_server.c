@@ -68,7 +68,7 @@ static bool helper_ok(struct knit_session *h, struct knit_session *asker,
         is_relayed(h))
         return false;
     struct knit_addr path = knit_session_path_addr(h);
-    return !same_ip(&path, to) &&
+    return !knit_addr_same_ip(&path, to) &&
            knit_session_peer_serves(h, KNIT_AUTONAT_PROTOCOL);
 }
 

@@ -181,7 +181,6 @@ int an_send(struct knit_node *node, int i, const struct knit_autonat_msg *m);
 void answer_status(struct knit_node *node, int i, uint8_t status);
 bool is_relayed(struct knit_session *s);
 void ip_of(const struct knit_addr *a, struct knit_addr *ip);
-bool same_ip(const struct knit_addr *a, const struct knit_addr *b);
 int main_sock(const struct knit_node *node, uint8_t family);
 /* A peer's AutoNAT request (stream i) is whole: answer it. */
 void autonat_serve(struct knit_node *node, int i);

@@ -89,15 +89,6 @@ static bool is_ip(const struct knit_addr *a)
     return a->family == KNIT_AF_IP4 || a->family == KNIT_AF_IP6;
 }
 
-static bool same_ip(const struct knit_addr *a, const struct knit_addr *b)
-{
-    if (a->family != b->family)
-        return false;
-    /* Constant lengths: compared in place, not by a call (knit_addr_equal) */
-    return a->family == KNIT_AF_IP4 ? memcmp(a->ip, b->ip, 4) == 0
-                                    : memcmp(a->ip, b->ip, 16) == 0;
-}
-
 /* What one source is: an IPv4 address, or the /64 of an IPv6 one (one host
  * gets a whole /64). An IPv4-mapped IPv6 address is its IPv4 address. */
 static size_t source_key(const struct knit_addr *a, uint8_t out[9])
@@ -240,7 +231,7 @@ static bool contradicted(const struct knit_observed *b, uint32_t n,
             const struct observation *p = &b->obs[b->idx[j]];
             if (p->sock == o->sock &&
                 knit_addr_is_global(&p->observed) == global &&
-                !same_ip(&p->observed, addr))
+                !knit_addr_same_ip(&p->observed, addr))
                 return true;
         }
     }
@@ -337,7 +328,7 @@ static uint32_t group_by_ip(struct knit_observed *b, uint32_t n)
         const struct observation *o = &b->obs[b->idx[i]];
         struct ip_group *g = NULL;
         for (uint32_t k = 0; k < count && !g; k++)
-            if (same_ip(&b->groups[k].ip, &o->observer))
+            if (knit_addr_same_ip(&b->groups[k].ip, &o->observer))
                 g = &b->groups[k];
         if (!g) {
             g = &b->groups[count++];
@@ -452,7 +443,7 @@ static void classify(const struct knit_observed *b, const struct tally *t,
     bool local_known = !knit_addr_is_unspecified(local);
     bool majority = 2 * t->top > t->consistent;
     if (t->t)
-        v->nat = local_known ? !same_ip(t->t, local)
+        v->nat = local_known ? !knit_addr_same_ip(t->t, local)
                              : t->t->port != local->port;
     else
         v->nat = true;

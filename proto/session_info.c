@@ -65,11 +65,8 @@ void knit_session_get_stats(const struct knit_session *s,
     memset(out, 0, sizeof *out);
     if (s->conn)
         knit_conn_get_stats(s->conn, &out->conn);
-    out->path_sock = -1;
-    if (s->active >= 0) {
-        out->path = s->paths[s->active].addr;
-        out->path_sock = s->paths[s->active].sock;
-    }
+    out->path = knit_session_path_addr(s);
+    out->path_sock = knit_session_path_sock(s);
     out->handshakes = s->handshakes;
     out->receive_window = s->cfg.conn.max_data;
     out->paths = (uint32_t)session_path_count(s);

@@ -6,14 +6,19 @@
 
 #include "error.h"
 
-bool knit_addr_equal(const struct knit_addr *a, const struct knit_addr *b)
+bool knit_addr_same_ip(const struct knit_addr *a, const struct knit_addr *b)
 {
-    if (a->family != b->family || a->port != b->port)
+    if (a->family != b->family)
         return false;
     /* Constant lengths, so the compiler compares in place rather than
      * calling memcmp: this runs in loops over whole tables. */
     return a->family == KNIT_AF_IP4 ? memcmp(a->ip, b->ip, 4) == 0
                                     : memcmp(a->ip, b->ip, 16) == 0;
+}
+
+bool knit_addr_equal(const struct knit_addr *a, const struct knit_addr *b)
+{
+    return a->port == b->port && knit_addr_same_ip(a, b);
 }
 
 int knit_addr_set(struct knit_addr *a, const uint8_t *ip, size_t len,

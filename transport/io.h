@@ -26,6 +26,8 @@ struct knit_addr {
 #define KNIT_ADDR_TEXT_MAX 56
 
 bool knit_addr_equal(const struct knit_addr *a, const struct knit_addr *b);
+/* The same family and IP, whatever the ports. */
+bool knit_addr_same_ip(const struct knit_addr *a, const struct knit_addr *b);
 /* "192.0.2.1:4001" or "[2001:db8::1]:4001"; returns KNIT_E_NO_SPACE if cap
  * is too small. */
 int knit_addr_format(const struct knit_addr *a, char *out, size_t cap);
