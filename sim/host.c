@@ -264,6 +264,7 @@ int knit_sim_host_new(struct knit_sim_host **out, struct knit_sim_engine *e,
         .dht_mode = cfg->dht_mode,
         .dht = cfg->dht,
         .key_cache = cfg->key_cache,
+        .record_cache = cfg->record_cache,
     };
     err = knit_node_new(&h->node, &ncfg, &io, now);
     knit_identity_wipe(&ident);

@@ -91,6 +91,13 @@ struct knit_sim_host_config {
      * conversion is a function of a public key, so sharing it changes
      * nothing a node sends or accepts. */
     struct knit_key_cache *key_cache;
+    /* Record envelopes whose signature verified, shared by all the run's
+     * nodes (proto/record_cache.h; NULL: the node keeps its own 4 KiB
+     * one). A verdict is a function of the envelope's bytes alone, so
+     * sharing it changes nothing a node sends or accepts: each distinct
+     * signature is still verified, once per run rather than once per
+     * node that is given it. */
+    struct knit_record_cache *record_cache;
     /* Sign a record with addr and publish it (knit_node_set_addresses). */
     bool advertise;
     knit_sim_send_fn send;

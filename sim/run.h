@@ -24,6 +24,10 @@ struct knit_sim_run_options {
     FILE *progress;
     /* Leave out the connection attempts' echo (tests); normally false. */
     bool quiet;
+    /* Every node keeps its own caches (its 4 KiB record cache, and no
+     * table of converted keys) instead of the run-wide ones: for the test
+     * that sharing them changes nothing. Normally false. */
+    bool private_caches;
 };
 
 /* Wall-clock and size figures of the run, for stderr and benchmarks. */

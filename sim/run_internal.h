@@ -93,7 +93,10 @@ struct run {
     uint32_t op_cap, op_free;      /* ops allocated, and free of them */
     uint32_t op_free_head;         /* free list, SIM_NO_OP when empty */
     struct knit_rng churn_rng, workload_rng;
-    struct knit_key_cache *key_cache;   /* shared by every node */
+    /* Shared by every node (NULL: each keeps its own; see new_caches). */
+    struct knit_key_cache *key_cache;
+    struct knit_record_cache *record_cache;
+    bool private_caches;
     uint64_t workload_start, workload_end;
     int error;                   /* first fatal error (no memory) */
 };
