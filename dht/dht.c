@@ -75,6 +75,7 @@ int knit_dht_new(struct knit_dht **out, const struct knit_peer_id *self,
     dht->next_handle = 1;
     dht->publish_at = KNIT_NO_DEADLINE;
     dht->refresh_at = KNIT_NO_DEADLINE;
+    dht->deadline_stale = true;
     (void)now;
     *out = dht;
     return KNIT_OK;
@@ -95,6 +96,7 @@ void knit_dht_free(struct knit_dht *dht)
 
 void knit_dht_set_serving(struct knit_dht *dht, bool serving)
 {
+    dht->deadline_stale = true;
     dht->serving = serving;
 }
 
@@ -331,6 +333,7 @@ void dht_peer_failed(struct knit_dht *dht, const struct knit_peer_id *peer)
 void knit_dht_peer_seen(struct knit_dht *dht, const struct knit_peer_id *peer,
                         const struct knit_addr *addr, uint64_t now)
 {
+    dht->deadline_stale = true;
     table_seen(dht, peer, addr, now);
 }
 
@@ -367,6 +370,7 @@ void knit_dht_on_response(struct knit_dht *dht,
                           const struct knit_peer_id *peer, uint64_t id,
                           const uint8_t *body, size_t len, uint64_t now)
 {
+    dht->deadline_stale = true;
     struct dht_request *slot = find_request(dht, peer, id);
     if (!slot)
         return;
@@ -410,6 +414,7 @@ void knit_dht_on_failure(struct knit_dht *dht,
                          const struct knit_peer_id *peer, uint64_t id,
                          int error, uint64_t now)
 {
+    dht->deadline_stale = true;
     struct dht_request *slot = find_request(dht, peer, id);
     if (!slot)
         return;
@@ -489,6 +494,7 @@ int knit_dht_handle_request(struct knit_dht *dht,
                             size_t len, uint64_t now, uint8_t *out,
                             size_t cap, size_t *out_len)
 {
+    dht->deadline_stale = true;
     struct knit_dht_msg *req = malloc(2 * sizeof *req);
     if (!req)
         return KNIT_E_NOMEM;
@@ -514,12 +520,14 @@ int knit_dht_restore_peer(struct knit_dht *dht,
                           const struct knit_peer_id *peer,
                           const struct knit_addr *addr, uint64_t last_seen)
 {
+    dht->deadline_stale = true;
     return knit_dht_table_restore(&dht->table, peer, addr, last_seen);
 }
 
 int knit_dht_restore_record(struct knit_dht *dht, const uint8_t *envelope,
                             size_t len, uint64_t now)
 {
+    dht->deadline_stale = true;
     struct knit_peer_record rec;
     int err = knit_record_verify_cached(dht->env.records, &rec, envelope,
                                         len);
@@ -533,6 +541,7 @@ int knit_dht_restore_record(struct knit_dht *dht, const uint8_t *envelope,
 
 int knit_dht_bootstrap(struct knit_dht *dht, uint64_t now)
 {
+    dht->deadline_stale = true;
     if (knit_dht_table_size(&dht->table) == 0)
         return KNIT_E_NOT_FOUND;
     int err = dht_publish(dht, now);
@@ -549,6 +558,7 @@ int knit_dht_bootstrap(struct knit_dht *dht, uint64_t now)
 int knit_dht_set_own_record(struct knit_dht *dht, const uint8_t *envelope,
                             size_t len, uint64_t now)
 {
+    dht->deadline_stale = true;
     if (len == 0 || len > KNIT_RECORD_MAX_BYTES)
         return KNIT_E_TOO_BIG;
     struct knit_peer_record rec;
@@ -579,6 +589,8 @@ int knit_dht_set_own_record(struct knit_dht *dht, const uint8_t *envelope,
 
 uint64_t knit_dht_next_deadline(const struct knit_dht *dht)
 {
+    if (!dht->deadline_stale)
+        return dht->deadline;
     uint64_t next = dht_lookups_deadline(dht);
     for (uint32_t i = 0; i < dht->request_cap; i++)
         if (dht->requests[i].id && dht->requests[i].deadline < next)
@@ -590,11 +602,19 @@ uint64_t knit_dht_next_deadline(const struct knit_dht *dht)
             next = dht->refresh_at;
     }
     uint64_t expiry = knit_dht_store_next_expiry(&dht->store);
-    return expiry < next ? expiry : next;
+    if (expiry < next)
+        next = expiry;
+    /* The cache is not part of the DHT's value (the const is the
+     * caller's promise that nothing it can see changes). */
+    struct knit_dht *cache = (struct knit_dht *)dht;
+    cache->deadline = next;
+    cache->deadline_stale = false;
+    return next;
 }
 
 void knit_dht_timeout(struct knit_dht *dht, uint64_t now)
 {
+    dht->deadline_stale = true;
     for (uint32_t i = 0; i < dht->request_cap; i++) {
         if (!dht->requests[i].id || dht->requests[i].deadline > now)
             continue;

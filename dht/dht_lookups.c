@@ -403,6 +403,7 @@ void dht_refresh(struct knit_dht *dht, uint64_t now)
 int knit_dht_find(struct knit_dht *dht, const struct knit_peer_id *target,
                   uint64_t now, uint64_t *handle)
 {
+    dht->deadline_stale = true;
     if (knit_dht_table_size(&dht->table) == 0)
         return KNIT_E_NOT_FOUND;
     struct knit_dht_key key;

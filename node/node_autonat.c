@@ -41,8 +41,8 @@ static int an_find(struct knit_node *node, const struct knit_session *s,
                    uint64_t id)
 {
     struct node_traversal *t = node->traversal;
-    for (int i = 0; i < NODE_MAX_AUTONAT_STREAMS; i++)
-        if (t->an_streams[i] && t->an_streams[i]->session == s &&
+    for (int i = 0; i < t->an_allocated; i++)
+        if (t->an_streams[i]->session == s &&
             t->an_streams[i]->stream_id == id)
             return i;
     return -1;
@@ -56,8 +56,11 @@ int an_new(struct knit_node *node, struct knit_session *s,
         struct an_stream *st = t->an_streams[i];
         if (st && st->session)
             continue;
-        if (!st && !(st = t->an_streams[i] = malloc(sizeof *st)))
-            return KNIT_E_NOMEM;
+        if (!st) {
+            if (!(st = t->an_streams[i] = malloc(sizeof *st)))
+                return KNIT_E_NOMEM;
+            t->an_allocated = i + 1;
+        }
         memset(st, 0, sizeof *st);
         st->session = s;
         st->stream_id = id;
@@ -481,7 +484,7 @@ bool autonat_event(struct knit_node *node, struct knit_session *s,
 
 void autonat_session_down(struct knit_node *node, struct knit_session *s)
 {
-    for (int i = 0; i < NODE_MAX_AUTONAT_STREAMS; i++) {
+    for (int i = 0; i < node->traversal->an_allocated; i++) {
         struct an_stream *st = an_at(node, i);
         if (st && st->session == s)
             an_release(node, i);
@@ -519,7 +522,7 @@ bool autonat_packet(struct knit_node *node, int sock,
     }
     if (sock != t->alt_sock || sock < 0)
         return false;
-    for (int i = 0; i < NODE_MAX_AUTONAT_STREAMS; i++) {
+    for (int i = 0; i < t->an_allocated; i++) {
         struct an_stream *st = an_at(node, i);
         if (!st || st->role != AN_SERVE || st->answered ||
             st->req.type != KNIT_AUTONAT_OBSERVE ||
@@ -544,9 +547,9 @@ uint64_t autonat_deadline(const struct knit_node *node)
     for (int k = 0; k < NODE_AUTONAT_PENDING; k++)
         if (t->pending[k].used && t->pending[k].deadline < next)
             next = t->pending[k].deadline;
-    for (int i = 0; i < NODE_MAX_AUTONAT_STREAMS; i++) {
+    for (int i = 0; i < t->an_allocated; i++) {
         const struct an_stream *st = t->an_streams[i];
-        if (st && st->session &&
+        if (st->session &&
             (st->role == AN_SERVE ? !st->answered : !st->got) &&
             st->deadline < next)
             next = st->deadline;
@@ -557,9 +560,9 @@ uint64_t autonat_deadline(const struct knit_node *node)
 void autonat_timeout(struct knit_node *node, uint64_t now)
 {
     struct node_traversal *t = node->traversal;
-    for (int i = 0; i < NODE_MAX_AUTONAT_STREAMS; i++) {
+    for (int i = 0; i < t->an_allocated; i++) {
         struct an_stream *st = t->an_streams[i];
-        if (!st || !st->session)
+        if (!st->session)
             continue;
         bool waiting = st->role == AN_SERVE ? !st->answered : !st->got;
         if (!waiting || st->deadline > now)

@@ -94,6 +94,10 @@ struct node_traversal {
      * one has no session. A whole table per node was 25 KiB, for the one
      * or two streams most nodes have at once. */
     struct an_stream *an_streams[NODE_MAX_AUTONAT_STREAMS];
+    /* Slots are taken lowest first and kept until the node goes, so the
+     * allocated ones are the first an_allocated: the walks (after every
+     * packet, for the deadline) stop there rather than at 64. */
+    int an_allocated;
     struct an_pending pending[NODE_AUTONAT_PENDING];
     int dial_sock[2];                 /* server: kind-1 dial-backs, IPv4
                                        * and IPv6; -1 until needed */

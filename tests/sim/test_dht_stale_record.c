@@ -11,6 +11,8 @@
  * sent to the others; nothing is repaired when every copy is the same; and
  * with six servers, a record that the 3 closest to its key lack (they
  * joined after its owner published) is found further out and sent to them.
+ * And the engine's next deadline, which it keeps between calls, follows
+ * each call that moves it.
  *
  * Up to seven DHT engines (dht/dht.h) with a small virtual-time message loop:
  * requests and answers are delivered after each server's one-way delay.
@@ -395,6 +397,35 @@ static void test_a_missing_record_asks_the_k_closest(void **state)
     world_free(w);
 }
 
+/* knit_dht_next_deadline is cached until a call changes the engine: a
+ * lookup started, a record stored, a lookup ended must each show. */
+static void test_the_deadline_follows_every_change(void **state)
+{
+    (void)state;
+    struct world *w = world_new(G2 + 1);
+    uint64_t idle_f = knit_dht_next_deadline(w->dht[F]);
+    uint64_t idle_s = knit_dht_next_deadline(w->dht[S]);
+    assert_true(idle_f > w->now);
+    /* A lookup is started from the next timeout: due now. */
+    uint64_t handle;
+    assert_int_equal(knit_dht_find(w->dht[F], &w->target.id, w->now,
+                                   &handle),
+                     KNIT_OK);
+    assert_true(knit_dht_next_deadline(w->dht[F]) <= w->now);
+    /* A stored record expires: S is due then, not never. */
+    assert_int_equal(knit_dht_restore_record(w->dht[S], w->v1, w->v1_len,
+                                             w->now),
+                     KNIT_OK);
+    uint64_t with_record = knit_dht_next_deadline(w->dht[S]);
+    assert_true(with_record < idle_s);
+    assert_true(with_record > w->now);
+    /* The lookup asks, is answered, and ends: nothing due now any more. */
+    run(w, w->now + 2000 * MS);
+    assert_true(w->found);
+    assert_true(knit_dht_next_deadline(w->dht[F]) > w->now);
+    world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_equal_copies_need_no_repair),
         cmocka_unit_test(test_a_record_the_closest_lack_is_found_further_out),
         cmocka_unit_test(test_a_missing_record_asks_the_k_closest),
+        cmocka_unit_test(test_the_deadline_follows_every_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
