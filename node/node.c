@@ -47,11 +47,20 @@ void node_emit(struct knit_node *node, struct knit_event *ev)
 
 /* A dead session waiting to be reaped is no longer the peer's: an
  * embedder that dials again from inside PEER_DOWN gets a fresh one. */
+static uint64_t peer_tag(const struct knit_peer_id *peer)
+{
+    uint64_t tag;
+    memcpy(&tag, peer->pubkey, sizeof tag);
+    return tag;
+}
+
 struct knit_session *node_find_session(const struct knit_node *node,
                                        const struct knit_peer_id *peer)
 {
+    uint64_t tag = peer_tag(peer);
     for (size_t i = 0; i < node->session_count; i++)
-        if (knit_peer_id_equal(knit_session_peer(node->sessions[i]), peer) &&
+        if (node->session_tags[i] == tag &&
+            knit_peer_id_equal(knit_session_peer(node->sessions[i]), peer) &&
             !knit_session_is_dead(node->sessions[i]))
             return node->sessions[i];
     return NULL;
@@ -144,6 +153,10 @@ static int new_session(struct knit_node *node, const struct knit_peer_id *peer,
         if (!sessions)
             return KNIT_E_NOMEM;
         node->sessions = sessions;
+        uint64_t *tags = realloc(node->session_tags, cap * sizeof *tags);
+        if (!tags)
+            return KNIT_E_NOMEM;
+        node->session_tags = tags;
         node->session_cap = cap;
     }
     struct knit_session_env env = {
@@ -182,6 +195,7 @@ static int new_session(struct knit_node *node, const struct knit_peer_id *peer,
         return err;
     }
     node->granted += knit_session_window(*out);
+    node->session_tags[node->session_count] = peer_tag(peer);
     node->sessions[node->session_count++] = *out;
     return KNIT_OK;
 }
@@ -210,17 +224,25 @@ static void reap_sessions(struct knit_node *node)
         traversal_session_down(node, s);
         punch_session_down(node, s);
         node->in_event--;
-        node->sessions[i] = node->sessions[--node->session_count];
+        node->session_count--;
+        node->sessions[i] = node->sessions[node->session_count];
+        node->session_tags[i] = node->session_tags[node->session_count];
         session_timers_remove(&node->timers, s);
         knit_session_free(s);
     }
     /* A burst of sessions gone (a DHT join): give the room back. */
     if (node->session_cap > 8 && node->session_count <= node->session_cap / 4) {
-        struct knit_session **sessions = realloc(
-            node->sessions, node->session_cap / 2 * sizeof *sessions);
+        size_t cap = node->session_cap / 2;
+        struct knit_session **sessions =
+            realloc(node->sessions, cap * sizeof *sessions);
         if (sessions) {
             node->sessions = sessions;
-            node->session_cap /= 2;
+            node->session_cap = cap;
+            /* If the tags cannot shrink they keep their larger block. */
+            uint64_t *tags =
+                realloc(node->session_tags, cap * sizeof *tags);
+            if (tags)
+                node->session_tags = tags;
         }
     }
 }
@@ -547,6 +569,7 @@ void knit_node_free(struct knit_node *node)
     for (size_t i = 0; i < node->session_count; i++)
         knit_session_free(node->sessions[i]);
     free(node->sessions);
+    free(node->session_tags);
     session_timers_free(&node->timers);
     node_services_free(node);
     node_dht_free(node);

@@ -77,6 +77,11 @@ struct knit_node {
     struct node_socket sockets[KNIT_NODE_MAX_SOCKETS];
     size_t socket_count;
     struct knit_session **sessions;
+    /* The first 8 bytes of each session's peer key, at the session's
+     * index: finding a peer's session compares these before touching any
+     * session. A bootstrap node holds thousands of sessions, and a walk
+     * that read each one's peer ID was 2.5 % of a 100 000-node join. */
+    uint64_t *session_tags;
     size_t session_count, session_cap;
     size_t dead_sessions;           /* died and not yet reaped */
     uint64_t granted;               /* receive windows of live sessions */
