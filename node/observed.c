@@ -410,6 +410,11 @@ static void count_groups(const struct knit_observed *b, uint32_t ngroups,
         t->consistent++;
         if (g->reports >= 2)
             t->agree++;
+        /* The leading mapping again (most groups report the same one):
+         * its count and time are the leader's own, so it cannot win, and
+         * the walk below would make this loop quadratic for nothing. */
+        if (t->t && knit_addr_equal(&g->rep, t->t))
+            continue;
         uint32_t sharing = 0;
         uint64_t last = 0;
         for (uint32_t j = 0; j < ngroups; j++) {
