@@ -45,8 +45,7 @@ void node_emit(struct knit_node *node, struct knit_event *ev)
 
 /* ---- sessions ---------------------------------------------------------------- */
 
-/* A dead session waiting to be reaped is no longer the peer's: an
- * embedder that dials again from inside PEER_DOWN gets a fresh one. */
+/* node->session_tags: the first 8 bytes of the peer's key. */
 static uint64_t peer_tag(const struct knit_peer_id *peer)
 {
     uint64_t tag;
@@ -54,6 +53,8 @@ static uint64_t peer_tag(const struct knit_peer_id *peer)
     return tag;
 }
 
+/* A dead session waiting to be reaped is no longer the peer's: an
+ * embedder that dials again from inside PEER_DOWN gets a fresh one. */
 struct knit_session *node_find_session(const struct knit_node *node,
                                        const struct knit_peer_id *peer)
 {
