@@ -613,6 +613,12 @@ void knit_conn_close(struct knit_conn *c, uint64_t error, const char *reason)
     }
 }
 
+void knit_conn_on_new_path(struct knit_conn *c)
+{
+    knit_recovery_new_path(c->recovery);
+    knit_pacer_init(&c->pacer, knit_recovery_cc(c->recovery)->mds);
+}
+
 bool knit_conn_is_closed(const struct knit_conn *c)
 {
     return c->closed;

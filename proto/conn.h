@@ -124,6 +124,10 @@ uint64_t knit_conn_next_deadline(const struct knit_conn *conn);
 uint32_t knit_conn_pto_count(const struct knit_conn *conn);
 void knit_conn_on_timeout(struct knit_conn *conn, uint64_t now);
 
+/* The session moved its traffic to another path: congestion control,
+ * the round-trip estimate and pacing start over (knit_recovery_new_path). */
+void knit_conn_on_new_path(struct knit_conn *conn);
+
 /* Streams. Ids are the conn's; errors: KNIT_E_NOT_FOUND for an unknown or
  * closed id, KNIT_E_TOO_BIG when the peer's stream limit is reached. */
 int knit_conn_open_stream(struct knit_conn *conn, const char *protocol,

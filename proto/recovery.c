@@ -48,6 +48,13 @@ struct knit_recovery {
 
     bool busy;                    /* inside a callback */
 
+    /* Packets numbered below this were sent on an earlier path: their
+     * acknowledgements and losses say nothing of the path in use, so they
+     * feed neither the window nor the round-trip estimate, and their bytes
+     * (old_in_flight) stay out of the window. */
+    uint64_t path_first_pn;
+    uint64_t old_in_flight;
+
     struct knit_rtt rtt;
     struct knit_cc cc;
 };
@@ -183,6 +190,7 @@ int knit_recovery_on_packet_sent(struct knit_recovery *r,
     if (p->in_flight) {
         s->flags |= F_IN_FLIGHT;
         knit_cc_on_sent(&r->cc, p->size);
+        knit_cc_on_sent_pn(&r->cc, p->pn);
         if (p->ack_eliciting) {
             r->last_ack_eliciting_time = now;
             r->ack_eliciting_in_flight++;
@@ -223,6 +231,18 @@ static void leave_flight(struct knit_recovery *r, const struct slot *s)
     if ((s->flags & (F_IN_FLIGHT | F_ACK_ELICITING)) ==
         (F_IN_FLIGHT | F_ACK_ELICITING))
         r->ack_eliciting_in_flight--;
+}
+
+static bool on_old_path(const struct knit_recovery *r, const struct slot *s)
+{
+    return s->pn < r->path_first_pn;
+}
+
+/* An in-flight packet of an earlier path left flight. */
+static void leave_old_flight(struct knit_recovery *r, const struct slot *s)
+{
+    r->old_in_flight = s->size < r->old_in_flight ? r->old_in_flight - s->size
+                                                  : 0;
 }
 
 static uint64_t loss_delay(const struct knit_recovery *r)
@@ -278,7 +298,9 @@ static void detect_lost(struct knit_recovery *r, uint64_t now,
 
         s->flags &= (uint8_t)~F_LIVE;
         leave_flight(r, s);
-        if (s->flags & F_IN_FLIGHT) {
+        if ((s->flags & F_IN_FLIGHT) && on_old_path(r, s)) {
+            leave_old_flight(r, s);
+        } else if (s->flags & F_IN_FLIGHT) {
             out->any_in_flight = true;
             out->bytes += s->size;
             if (s->time_sent > out->newest_time_sent)
@@ -374,13 +396,16 @@ int knit_recovery_on_ack_received(struct knit_recovery *r,
     if (!any_new)
         return 0;
 
-    if (newest->pn == largest && any_ack_eliciting) {
+    bool sampled = newest->pn == largest && any_ack_eliciting &&
+                   !on_old_path(r, newest);
+    if (sampled) {
         uint64_t sample = now > newest->time_sent ? now - newest->time_sent
                                                   : 0;
         if (!r->rtt.has_sample)
             r->first_rtt_sample_time = now;
         knit_rtt_update(&r->rtt, sample, ack_delay_us, r->max_ack_delay);
     }
+    knit_cc_on_ack_progress(&r->cc, largest, sampled, r->rtt.latest);
 
     struct losses lost;
     detect_lost(r, now, cb, &lost);
@@ -394,7 +419,9 @@ int knit_recovery_on_ack_received(struct knit_recovery *r,
         if (!(s->flags & F_NEW))
             continue;
         s->flags &= (uint8_t)~F_NEW;
-        if (s->flags & F_IN_FLIGHT)
+        if ((s->flags & F_IN_FLIGHT) && on_old_path(r, s))
+            leave_old_flight(r, s);
+        else if (s->flags & F_IN_FLIGHT)
             knit_cc_on_acked(&r->cc, s->size, s->time_sent, now,
                              cwnd_limited);
     }
@@ -464,7 +491,15 @@ const struct knit_cc *knit_recovery_cc(const struct knit_recovery *r)
 
 uint64_t knit_recovery_bytes_in_flight(const struct knit_recovery *r)
 {
-    return r->cc.bytes_in_flight;
+    return r->cc.bytes_in_flight + r->old_in_flight;
+}
+
+void knit_recovery_new_path(struct knit_recovery *r)
+{
+    r->old_in_flight += r->cc.bytes_in_flight;
+    r->path_first_pn = r->any_sent ? r->largest_sent + 1 : 0;
+    knit_cc_init(&r->cc, r->cc.mds);
+    knit_rtt_init(&r->rtt);
 }
 
 bool knit_recovery_largest_acked(const struct knit_recovery *r, uint64_t *pn)

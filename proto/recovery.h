@@ -120,8 +120,16 @@ int knit_recovery_on_timeout(struct knit_recovery *r, uint64_t now,
                              const struct knit_recovery_callbacks *cb,
                              uint32_t *probes_to_send);
 
+/* Traffic moved to a new path (RFC 9000 §9.4): congestion control and the
+ * round-trip estimate start afresh, as for a new connection. Packets sent
+ * before stay tracked (acknowledged, lost and resent as usual, and they
+ * keep the PTO armed) but no longer count against the new window nor feed
+ * the new estimates. */
+void knit_recovery_new_path(struct knit_recovery *r);
+
 const struct knit_rtt *knit_recovery_rtt(const struct knit_recovery *r);
 const struct knit_cc *knit_recovery_cc(const struct knit_recovery *r);
+/* Every path's, so that nothing in flight is overlooked. */
 uint64_t knit_recovery_bytes_in_flight(const struct knit_recovery *r);
 /* False until some ACK arrived; otherwise *pn is the largest acknowledged. */
 bool knit_recovery_largest_acked(const struct knit_recovery *r, uint64_t *pn);

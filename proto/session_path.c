@@ -132,6 +132,15 @@ void session_path_activate(struct knit_session *s, int p)
     if (p == s->active)
         return;
     bool had = s->active >= 0;
+    /* RFC 9000 §9.4: what the window and the round-trip estimate learnt on
+     * the path we leave says nothing of this one, unless only the port
+     * changed (a NAT rebinding on the same route). A window carried from a
+     * direct path to a relay's filled the relayed path's queues with
+     * seconds of data (measured in the natlab). */
+    if (had && s->conn &&
+        (s->paths[s->active].sock != s->paths[p].sock ||
+         !knit_addr_same_ip(&s->paths[s->active].addr, &s->paths[p].addr)))
+        knit_conn_on_new_path(s->conn);
     s->active = p;
     /* Probe timeouts counted against the path we leave say nothing about
      * this one. */

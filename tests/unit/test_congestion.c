@@ -234,6 +234,103 @@ static void test_persistent_congestion(void **state)
     assert_int_equal(cc.ssthresh, 1800);
 }
 
+/* HyStart++ (RFC 9406): one round of a full window, numbered from *pn,
+ * each packet acknowledged on its own with an RTT sample of rtt, in the
+ * order the recovery module calls: the round's progress, then the ACK. */
+static void hystart_round(struct knit_cc *cc, uint64_t *pn, uint64_t rtt)
+{
+    uint64_t first = *pn;
+    uint64_t n = cc->cwnd / MDS;
+    for (uint64_t i = 0; i < n; i++) {
+        knit_cc_on_sent(cc, MDS);
+        knit_cc_on_sent_pn(cc, (*pn)++);
+    }
+    bool limited = knit_cc_is_cwnd_limited(cc);   /* once, as one_round */
+    for (uint64_t k = first; k < *pn; k++) {
+        knit_cc_on_ack_progress(cc, k, true, rtt);
+        knit_cc_on_acked(cc, MDS, 0, rtt, limited);
+    }
+}
+
+static void test_hystart_leaves_slow_start_when_the_rtt_grows(void **state)
+{
+    (void)state;
+    struct knit_cc cc;
+    knit_cc_init(&cc, MDS);
+    uint64_t pn = 0;
+    /* Steady round trips: plain slow start, the window doubles. */
+    for (int round = 0; round < 3; round++)
+        hystart_round(&cc, &pn, RTT);
+    assert_int_equal(cc.cwnd, 96000);
+    assert_false(knit_cc_in_css(&cc));
+    /* A queue builds: 100 ms + 13 ms is above 100 ms + 100 ms / 8. */
+    uint64_t before = cc.cwnd;
+    hystart_round(&cc, &pn, RTT + 13000);
+    assert_true(knit_cc_in_css(&cc));
+    /* The first 8 samples grew it at full pace, the rest at a quarter. */
+    uint64_t n = before / MDS;
+    assert_int_equal(cc.cwnd,
+                     before + 8 * MDS + (n - 8) * (MDS / 4));
+    assert_int_equal(cc.ssthresh, KNIT_CC_SSTHRESH_INFINITE);
+    /* Five rounds of conservative growth, then congestion avoidance. */
+    for (int round = 0; round < KNIT_CC_HYSTART_CSS_ROUNDS; round++) {
+        uint64_t w = cc.cwnd;
+        hystart_round(&cc, &pn, RTT + 13000);
+        assert_true(cc.cwnd < w + w / 2);
+    }
+    /* The fifth round began with the last burst's first ACK: slow start
+     * ended there, with ssthresh at the window of that moment. */
+    assert_false(knit_cc_in_css(&cc));
+    assert_true(cc.ssthresh != KNIT_CC_SSTHRESH_INFINITE);
+    assert_true(cc.cwnd >= cc.ssthresh && cc.cwnd <= cc.ssthresh + MDS);
+}
+
+static void test_hystart_ignores_a_rise_below_the_threshold(void **state)
+{
+    (void)state;
+    struct knit_cc cc;
+    knit_cc_init(&cc, MDS);
+    uint64_t pn = 0;
+    hystart_round(&cc, &pn, 10000);
+    hystart_round(&cc, &pn, 10000);
+    /* 10 ms / 8 is below the 4 ms floor: 3 ms more is noise. */
+    hystart_round(&cc, &pn, 13000);
+    assert_false(knit_cc_in_css(&cc));
+    assert_int_equal(cc.cwnd, 96000);
+}
+
+static void test_hystart_returns_to_slow_start_after_a_false_alarm(
+    void **state)
+{
+    (void)state;
+    struct knit_cc cc;
+    knit_cc_init(&cc, MDS);
+    uint64_t pn = 0;
+    hystart_round(&cc, &pn, RTT);
+    hystart_round(&cc, &pn, RTT);
+    hystart_round(&cc, &pn, RTT + 20000);
+    assert_true(knit_cc_in_css(&cc));
+    /* The next round's round trips fall below the baseline again. */
+    hystart_round(&cc, &pn, RTT);
+    assert_false(knit_cc_in_css(&cc));
+    assert_int_equal(cc.ssthresh, KNIT_CC_SSTHRESH_INFINITE);
+}
+
+static void test_hystart_only_in_the_first_slow_start(void **state)
+{
+    (void)state;
+    struct knit_cc cc;
+    knit_cc_init(&cc, MDS);
+    uint64_t pn = 0;
+    hystart_round(&cc, &pn, RTT);
+    lose(&cc, 1000, 2 * RTT);   /* ssthresh is set: HyStart++ is done */
+    uint64_t ss = cc.ssthresh;
+    hystart_round(&cc, &pn, RTT);
+    hystart_round(&cc, &pn, 2 * RTT);
+    assert_false(knit_cc_in_css(&cc));
+    assert_int_equal(cc.ssthresh, ss);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +343,11 @@ int main(void)
         cmocka_unit_test(test_congestion_avoidance_one_mds_per_window),
         cmocka_unit_test(test_minimum_window_floor),
         cmocka_unit_test(test_persistent_congestion),
+        cmocka_unit_test(test_hystart_leaves_slow_start_when_the_rtt_grows),
+        cmocka_unit_test(test_hystart_ignores_a_rise_below_the_threshold),
+        cmocka_unit_test(
+            test_hystart_returns_to_slow_start_after_a_false_alarm),
+        cmocka_unit_test(test_hystart_only_in_the_first_slow_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

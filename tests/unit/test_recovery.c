@@ -476,12 +476,52 @@ static void test_random_walk_keeps_books(void **state)
     free(w);
 }
 
+/* RFC 9000 §9.4: on a new path the window and the round-trip estimate
+ * start over; packets still out from the old path are resent as usual
+ * but feed neither, and stay counted in flight until they are settled. */
+static void test_a_new_path_starts_afresh(void **state)
+{
+    struct fixture *f = *state;
+    for (uint64_t pn = 0; pn < 10; pn++)
+        send_data(f, pn, 0);
+    assert_int_equal(ack1(f, 0, 9, 0, 20 * MS), 0);
+    assert_int_equal(knit_recovery_cc(f->r)->cwnd, 24000);
+    assert_int_equal(knit_recovery_rtt(f->r)->smoothed, 20 * MS);
+    for (uint64_t pn = 10; pn < 20; pn++)
+        send_data(f, pn, 30 * MS);
+    knit_recovery_new_path(f->r);
+    const struct knit_cc *cc = knit_recovery_cc(f->r);
+    assert_int_equal(cc->cwnd, 12000);
+    assert_int_equal(cc->bytes_in_flight, 0);
+    assert_false(knit_recovery_rtt(f->r)->has_sample);
+    /* still in flight, for whoever asks whether anything is */
+    assert_int_equal(knit_recovery_bytes_in_flight(f->r), 10 * MDS);
+    /* the new path's first packets */
+    for (uint64_t pn = 20; pn < 30; pn++)
+        send_data(f, pn, 40 * MS);
+    assert_int_equal(cc->bytes_in_flight, 10 * MDS);
+    /* An old packet's late ACK: no sample, no growth. */
+    assert_int_equal(ack1(f, 10, 10, 0, 500 * MS), 0);
+    assert_false(knit_recovery_rtt(f->r)->has_sample);
+    assert_int_equal(cc->cwnd, 12000);
+    assert_int_equal(knit_recovery_bytes_in_flight(f->r), 19 * MDS);
+    /* The new path's ACK, 3 above the rest of the old packets: they are
+     * lost, resent by the caller, and cost the new window nothing. */
+    assert_int_equal(ack1(f, 20, 29, 0, 540 * MS), 0);
+    assert_int_equal(f->log->n_lost, 9);
+    assert_int_equal(knit_recovery_rtt(f->r)->latest, 500 * MS);
+    assert_int_equal(cc->ssthresh, KNIT_CC_SSTHRESH_INFINITE);
+    assert_int_equal(cc->cwnd, 24000);
+    assert_int_equal(knit_recovery_bytes_in_flight(f->r), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_rejects_null),
+        T(test_a_new_path_starts_afresh),
         T(test_initial_state),
         T(test_send_validation),
         T(test_in_order_ack),
