@@ -25,6 +25,7 @@ void knit_conn_config_default(struct knit_conn_config *cfg)
     cfg->stream_send_buffer = 1u << 20;
     cfg->max_streams = 128;
     cfg->max_ack_delay_us = 25000;
+    cfg->silence_probe_us = 1000000;
 }
 
 int knit_conn_new(struct knit_conn **out, const struct knit_conn_config *cfg,
@@ -175,6 +176,7 @@ int knit_conn_on_packet(struct knit_conn *c, uint64_t pn,
     if (pn == knit_ack_ranges_largest(&c->received))
         c->largest_received_time = now;
     bool eliciting = false;
+    uint64_t new_before = c->recv_new_bytes;
     size_t off = 0;
     while (off < len) {
         struct knit_frame f;
@@ -192,6 +194,8 @@ int knit_conn_on_packet(struct knit_conn *c, uint64_t pn,
         if (c->closed)
             return KNIT_OK;
     }
+    if (c->recv_new_bytes != new_before)
+        conn_silence_on_activity(c, now);
     c->ack_pending = true;
     if (eliciting) {
         /* ACK every second ack-eliciting packet at once, others within
@@ -535,8 +539,11 @@ int knit_conn_build_packet(struct knit_conn *c, uint64_t now, uint8_t *out,
         return KNIT_E_AGAIN;
     if (c->ack_pending)
         pack_ack(c, &pk, now);
+    uint64_t sent_before = c->sent_new_bytes;
     if (eliciting)
         pack_eliciting(c, &pk);
+    if (c->sent_new_bytes != sent_before)
+        conn_silence_on_activity(c, now);
     if (pk.len == 0) {
         conn_record_release(c, pk.record);
         return KNIT_E_AGAIN;
@@ -643,6 +650,9 @@ uint64_t knit_conn_next_deadline(const struct knit_conn *c)
     uint64_t t = knit_recovery_timer(c->recovery);
     if (t < next)
         next = t;
+    t = conn_silence_deadline(c);
+    if (t < next)
+        next = t;
     if (c->close_pending)
         return 0;   /* due now, whatever cwnd and pacing say */
     if (has_eliciting_work(c)) {
@@ -665,7 +675,10 @@ uint64_t knit_conn_next_deadline(const struct knit_conn *c)
 
 void knit_conn_on_timeout(struct knit_conn *c, uint64_t now)
 {
-    if (c->closed || now < knit_recovery_timer(c->recovery))
+    if (c->closed)
+        return;
+    conn_silence_on_timeout(c, now);
+    if (now < knit_recovery_timer(c->recovery))
         return;
     struct knit_recovery_callbacks rcb = recovery_cb_template;
     rcb.ctx = c;

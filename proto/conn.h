@@ -43,10 +43,15 @@ struct knit_conn_config {
     size_t stream_send_buffer;   /* bytes buffered per stream for sending */
     uint32_t max_streams;        /* streams the peer may have open at once */
     uint64_t max_ack_delay_us;   /* how long we may delay an ACK */
+    /* A stream the peer may still send on, and nothing of ours awaiting
+     * acknowledgement: after this long without new stream data either
+     * way, one PING checks the path (conn_silence.c). 0: never. */
+    uint64_t silence_probe_us;
 };
 
 /* Sensible defaults: 1200-byte packets, 16 MiB session window, 4 MiB per
- * stream, 1 MiB send buffer per stream, 128 streams, 25 ms ACK delay. */
+ * stream, 1 MiB send buffer per stream, 128 streams, 25 ms ACK delay, a
+ * silence probe after 1 s. */
 void knit_conn_config_default(struct knit_conn_config *cfg);
 
 /* Everything the conn reports; called synchronously from knit_conn_*. The

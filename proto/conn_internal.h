@@ -126,6 +126,10 @@ struct knit_conn {
     struct knit_pacer pacer;
     uint32_t probes_pending;
     bool ping_pending;
+    /* the silence probe (conn_silence.c) */
+    uint64_t activity_at;           /* new stream bytes last sent or came */
+    bool has_activity;
+    bool silence_probed;            /* the PING for this silence went */
 
     /* sent records: a ring indexed by pn, grown as packets fly and freed
      * when none is in use, so an idle conn (most of a DHT node's) keeps
@@ -166,5 +170,11 @@ struct sent_record *conn_record(struct knit_conn *c, uint64_t pn);
 void conn_on_packet_acked(struct knit_conn *c, uint64_t pn);
 void conn_on_packet_lost(struct knit_conn *c, uint64_t pn);
 void conn_after_recovery(struct knit_conn *c);
+
+/* conn_silence.c: new stream bytes moved at now (either way); when the
+ * silence probe is due (KNIT_NO_DEADLINE: not armed); send it if due. */
+void conn_silence_on_activity(struct knit_conn *c, uint64_t now);
+uint64_t conn_silence_deadline(const struct knit_conn *c);
+void conn_silence_on_timeout(struct knit_conn *c, uint64_t now);
 
 #endif

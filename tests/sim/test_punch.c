@@ -422,6 +422,50 @@ static void test_receiver_follows_the_sender_to_the_relay(void **state)
     world_free(w);
 }
 
+/* As above, but at ten moments of the transfer: in most the receiver has
+ * nothing of its own in flight (flow-control credit goes out about once
+ * a second), so nothing times out on its side, and the relay cannot reach
+ * it either (the flush took that mapping too). Its silence probe finds
+ * the dead path; without it the session waited for the relay session's
+ * keepalive, 25 s on. Both sides must be direct again, and data moving,
+ * within 10 s of each flush. */
+static void test_a_silent_receiver_behind_a_flushed_router_recovers(
+    void **state)
+{
+    (void)state;
+    eim_random_ports = true;
+    for (int k = 0; k < 10; k++) {
+        struct world *w = world_new(KNIT_MAPPING_ENDPOINT_INDEPENDENT,
+                                    KNIT_MAPPING_ADDRESS_PORT_DEPENDENT);
+        run_for(w, 20 * SECOND);
+        assert_false(is_relayed(w, A, B));
+        start_transfer(w, 64 * 1024 * 1024);
+        run_for(w, 1 * SECOND + (uint64_t)k * 137 * MS);
+        assert_true(knit_sim_nat_flush(knit_sim_natbox_nat(w->box[1])) > 0);
+        uint64_t flushed = knit_sim_now(w->e);
+        uint64_t at_flush = w->received;
+        uint64_t waited = 0;
+        bool relayed_seen = false;
+        while (waited < 10 * SECOND) {
+            run_for(w, 100 * MS);
+            waited += 100 * MS;
+            relayed_seen |= is_relayed(w, A, B);
+            if (relayed_seen && !is_relayed(w, A, B) &&
+                !is_relayed(w, B, A) && w->received > at_flush)
+                break;
+        }
+        print_message("flush %d: direct again %llu ms after\n", k,
+                      (unsigned long long)((knit_sim_now(w->e) - flushed) /
+                                           MS));
+        assert_true(relayed_seen);
+        assert_false(is_relayed(w, A, B));
+        assert_false(is_relayed(w, B, A));
+        assert_true(w->received > at_flush);
+        world_free(w);
+    }
+    eim_random_ports = false;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +475,8 @@ int main(void)
         cmocka_unit_test(test_transfer_survives_upgrade_and_mapping_loss),
         cmocka_unit_test(test_dead_direct_path_falls_back_and_repunches),
         cmocka_unit_test(test_receiver_follows_the_sender_to_the_relay),
+        cmocka_unit_test(
+            test_a_silent_receiver_behind_a_flushed_router_recovers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
