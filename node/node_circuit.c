@@ -3,8 +3,9 @@
  * relay's stop stream. Once open, a circuit is a virtual socket: the inner
  * session's datagrams go into the stream framed as [2-byte length][packet]
  * and come out of it into knit_node_receive() under the circuit's handle,
- * from the relay's address. A datagram that does not fit the stream's send
- * buffer is dropped like a lost UDP packet; the inner session recovers it. */
+ * from the relay's address. A datagram that would leave more than
+ * NODE_CIRCUIT_QUEUE_MAX bytes waiting in the stream is dropped like a lost
+ * UDP packet; the inner session recovers it and slows down. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,7 +63,9 @@ int circuit_send(struct knit_node *node, int sock, const uint8_t *pkt,
                                         &frame_len);
     if (err)
         return err;
-    if (!c || knit_conn_stream_send_space(c, st->stream_id) < frame_len) {
+    if (!c || knit_conn_stream_send_space(c, st->stream_id) < frame_len ||
+        knit_conn_stream_unsent(c, st->stream_id) + frame_len >
+            NODE_CIRCUIT_QUEUE_MAX) {
         node->relay->datagrams_dropped++;
         return KNIT_E_AGAIN;
     }

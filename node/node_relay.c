@@ -1,7 +1,7 @@
 /* The relay streams of a node (node/node_relay.h) and the relay's side of
- * them: reservations, and circuits spliced by copying bytes blindly from
- * one stream into the other. The relay never looks inside a circuit: the
- * bytes are an end-to-end Noise session between the two ends. */
+ * them: reservations, and circuits spliced from one stream into the other
+ * (node/node_relay_splice.c, which reads only the datagrams' lengths: the
+ * datagrams are an end-to-end Noise session between the two ends). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -321,61 +321,14 @@ static void on_stop_status(struct knit_node *node, int j,
         relay_stream_abort(node, i, KNIT_CONN_CANCELLED);
         return;
     }
-    relay_stream_at(node, i)->state = RS_SPLICED;
-    relay_stream_at(node, j)->state = RS_SPLICED;
-    node_log(node, node->now, KNIT_LOG_INFO, "relay: circuit open");
-}
-
-/* Copies what stream `from` has to its pair, as much as the pair takes;
- * the rest waits in `from`'s receive window (backpressure to the sender). */
-static void pump(struct knit_node *node, int from)
-{
-    struct relay_stream *a = relay_stream_at(node, from);
-    struct relay_stream *b = a ? relay_stream_at(node, a->other) : NULL;
-    if (!b || a->state != RS_SPLICED || b->state != RS_SPLICED)
-        return;
-    struct knit_conn *ca = knit_session_conn(a->session);
-    struct knit_conn *cb = knit_session_conn(b->session);
-    if (!ca || !cb)
-        return;
-    uint8_t buf[4096];
-    for (int round = 0; round < 256; round++) {
-        size_t room = knit_conn_stream_send_space(cb, b->stream_id);
-        size_t n = 0, accepted;
-        bool fin = false;
-        if (room == 0) {
-            /* Ask to hear when room comes back (see services.c). */
-            knit_conn_stream_write(cb, b->stream_id, buf, 1, &accepted);
-            break;
-        }
-        if (knit_conn_stream_read(ca, a->stream_id, buf,
-                                  room < sizeof buf ? room : sizeof buf, &n,
-                                  &fin) != KNIT_OK)
-            break;
-        if (n) {
-            /* Counted before it goes: a chunk that would pass the
-             * circuit's byte limit is not forwarded at all. */
-            uint32_t circuit = a->circuit ? a->circuit : b->circuit;
-            if (node->relay->hop &&
-                !knit_relay_hop_account(node->relay->hop, circuit, n)) {
-                node_log(node, node->now, KNIT_LOG_INFO,
-                         "relay: circuit over its byte limit, closed");
-                relay_stream_abort(node, from, KNIT_CONN_NO_ERROR);
-                return;
-            }
-            knit_conn_stream_write(cb, b->stream_id, buf, n, &accepted);
-            if (node->relay->tap)
-                node->relay->tap(node->relay->tap_ctx, buf, n);
-        }
-        if (fin) {
-            knit_conn_stream_finish(cb, b->stream_id);
-            break;
-        }
-        if (n == 0)
-            break;
+    /* From here on the streams carry datagram frames, read afresh. */
+    for (int k = 0; k < 2; k++) {
+        struct relay_stream *sp = relay_stream_at(node, k ? j : i);
+        sp->state = RS_SPLICED;
+        sp->hdr_have = sp->body_len = sp->body_have = 0;
+        sp->dropping = false;
     }
-    knit_session_flush(a->session, node->now);
-    knit_session_flush(b->session, node->now);
+    node_log(node, node->now, KNIT_LOG_INFO, "relay: circuit open");
 }
 
 static void on_relay_message(struct knit_node *node, int i,
@@ -442,7 +395,7 @@ static void readable(struct knit_node *node, int i)
         return;
     }
     case RS_SPLICED:
-        pump(node, i);
+        relay_splice_pump(node, i);
         return;
     case RS_CIRCUIT:
         circuit_readable(node, i);
@@ -491,7 +444,7 @@ bool node_relay_event(struct knit_node *node, struct knit_session *s,
         break;
     case KNIT_SESSION_STREAM_WRITABLE:
         if (st->state == RS_SPLICED && st->other >= 0)
-            pump(node, st->other);
+            relay_splice_pump(node, st->other);
         break;
     case KNIT_SESSION_STREAM_RESET: {
         struct relay_stream *o = relay_stream_at(node, st->other);

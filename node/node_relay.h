@@ -62,6 +62,7 @@ struct relay_stream {
     uint8_t hdr[4];                   /* length prefix being read */
     uint32_t hdr_have, body_len, body_have;
     uint8_t *body;                    /* message or datagram being read */
+    bool dropping;                    /* relay: this frame is not copied */
     int other;                        /* paired stream (relay), else -1 */
     uint32_t circuit;                 /* relay: the hop's circuit id */
     uint64_t deadline;                /* READING/WAITING: give up then */
@@ -69,6 +70,12 @@ struct relay_stream {
     struct knit_addr relay_addr;      /* ends: the carrier's path */
     int circuit_sock;                 /* ends: the virtual socket */
 };
+
+/* Bytes a circuit may have waiting to be sent on a carrier stream, at an
+ * end or at the relay: a datagram beyond it is dropped, as a router drops
+ * one, so that the inner session's congestion control sees a queue of a
+ * few milliseconds and not a buffer of seconds (node/node_relay_splice.c). */
+#define NODE_CIRCUIT_QUEUE_MAX (64 * 1024)
 
 struct node_relay {
     struct relay_stream *streams;     /* NODE_MAX_RELAY_STREAMS at most */
@@ -130,6 +137,10 @@ int relay_stream_read_msg(struct knit_node *node, int i,
                           struct knit_relay_msg *m);
 
 /* node_circuit.c: the ends. */
+/* node_relay_splice.c: copies what stream `from` has to its pair, whole
+ * frames or none. */
+void relay_splice_pump(struct knit_node *node, int from);
+
 bool circuit_is_sock(int sock);
 /* Whether sock is an open circuit, and the relay it runs through. */
 bool circuit_relay_of(const struct knit_node *node, int sock,

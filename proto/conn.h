@@ -161,6 +161,10 @@ int knit_conn_stream_refuse(struct knit_conn *conn, uint64_t stream_id,
                             uint64_t error);
 size_t knit_conn_stream_send_space(const struct knit_conn *conn,
                                    uint64_t stream_id);
+/* Bytes written to the stream and not yet sent once: what waits behind
+ * the congestion window and pacing (0 for an unknown stream). */
+size_t knit_conn_stream_unsent(const struct knit_conn *conn,
+                               uint64_t stream_id);
 
 /* Queues a CLOSE frame; after it is sent, the conn sends nothing more. */
 void knit_conn_close(struct knit_conn *conn, uint64_t error,

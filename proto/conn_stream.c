@@ -441,6 +441,16 @@ size_t knit_conn_stream_send_space(const struct knit_conn *c,
     return knit_stream_send_space(&s->send);
 }
 
+size_t knit_conn_stream_unsent(const struct knit_conn *c,
+                               uint64_t stream_id)
+{
+    struct conn_stream *s = conn_find_stream(c, stream_id);
+    if (!s)
+        return 0;
+    return (size_t)(knit_stream_send_written(&s->send) -
+                    knit_stream_send_max_sent_offset(&s->send));
+}
+
 int knit_conn_stream_read(struct knit_conn *c, uint64_t stream_id,
                           uint8_t *buf, size_t cap, size_t *n, bool *fin)
 {
