@@ -171,6 +171,15 @@ void conn_on_packet_acked(struct knit_conn *c, uint64_t pn);
 void conn_on_packet_lost(struct knit_conn *c, uint64_t pn);
 void conn_after_recovery(struct knit_conn *c);
 
+/* The bytes a packet costs on the wire beyond its plaintext: the 16-byte
+ * data header and the 16-byte AEAD tag. Counted in congestion control so
+ * that cwnd measures what the network carries. */
+#define CONN_PACKET_OVERHEAD 32
+
+/* conn_send.c: whether anything ack-eliciting waits to be sent (frames,
+ * stream data, a PING or probes). */
+bool conn_has_eliciting_work(const struct knit_conn *c);
+
 /* conn_silence.c: new stream bytes moved at now (either way); when the
  * silence probe is due (KNIT_NO_DEADLINE: not armed); send it if due. */
 void conn_silence_on_activity(struct knit_conn *c, uint64_t now);
