@@ -6,8 +6,9 @@
  * stop: the relay tells the target who connects (CONNECT, with the circuit's
  *       limit); the target answers with one STATUS.
  * After a CONNECT answered by STATUS OK both streams carry circuit data: the
- * relay copies bytes between them blindly, and the endpoints put datagrams in
- * them framed as [2-byte big-endian length][packet] (knit_relay_datagram_*).
+ * endpoints put datagrams in them framed as [2-byte big-endian length][packet]
+ * (knit_relay_datagram_*), and the relay copies whole frames between them,
+ * reading only the lengths (node/node_relay_splice.c).
  *
  *   type  message   fields (msgpack map keys, proto/msg.h)
  *   1     RESERVE   none
