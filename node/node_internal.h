@@ -138,8 +138,17 @@ struct knit_node {
 void node_log(struct knit_node *node, uint64_t now, enum knit_log_level level,
               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void node_emit(struct knit_node *node, struct knit_event *ev);
+
+/* node_sessions.c: the session table. node_find_session skips dead
+ * sessions; node_new_session adds one for peer (peer_x: its X25519 key
+ * when already converted, else NULL); node_reap_sessions frees the dead,
+ * only between calls (never from inside an event). */
 struct knit_session *node_find_session(const struct knit_node *node,
                                        const struct knit_peer_id *peer);
+int node_new_session(struct knit_node *node, const struct knit_peer_id *peer,
+                     const uint8_t *peer_x, uint64_t now,
+                     struct knit_session **out);
+void node_reap_sessions(struct knit_node *node);
 
 /* node_streams.c */
 void node_on_session_event(struct knit_node *node, struct knit_session *s,
