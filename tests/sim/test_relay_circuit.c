@@ -236,6 +236,18 @@ static void world_free(struct world *w)
     free(w);
 }
 
+/* A dials B through R; the session comes up over the circuit. */
+static void dial_b_through_r(struct world *w)
+{
+    assert_int_equal(knit_node_connect_relayed(node_of(w, A), &w->id[B],
+                                               &w->id[R], NULL,
+                                               knit_sim_now(w->e)),
+                     0);
+    knit_sim_host_rearm(w->host[A]);
+    run_for(w, 5 * SECOND);
+    assert_true(w->up[A][B]);
+}
+
 /* B's signed record lists /ip4/20.0.0.1/udp/4001/p2p/<R>/p2p-circuit. */
 static void test_reservation_is_published(void **state)
 {
@@ -267,12 +279,7 @@ static void test_circuit_carries_a_stream_both_ways(void **state)
     (void)state;
     struct world *w = world_new();
     struct knit_node *a = node_of(w, A);
-    assert_int_equal(knit_node_connect_relayed(a, &w->id[B], &w->id[R], NULL,
-                                               knit_sim_now(w->e)),
-                     0);
-    knit_sim_host_rearm(w->host[A]);
-    run_for(w, 5 * SECOND);
-    assert_true(w->up[A][B]);
+    dial_b_through_r(w);
     assert_true(w->up[B][A]);
     struct knit_node_peer peers[HOSTS];
     size_t n = knit_node_peers(a, peers, HOSTS);
@@ -342,12 +349,7 @@ static void test_a_busy_circuit_keeps_its_queue_short(void **state)
     assert_int_equal(knit_sim_net_set_uplink(w->net, w->host[R], 10000000,
                                              64 * 1024),
                      0);
-    assert_int_equal(knit_node_connect_relayed(a, &w->id[B], &w->id[R], NULL,
-                                               knit_sim_now(w->e)),
-                     0);
-    knit_sim_host_rearm(w->host[A]);
-    run_for(w, 5 * SECOND);
-    assert_true(w->up[A][B]);
+    dial_b_through_r(w);
     w->bulk = true;
     w->bulk_total = 4 * 1024 * 1024;
     uint64_t now = knit_sim_now(w->e);
