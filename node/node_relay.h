@@ -136,11 +136,11 @@ int relay_stream_send(struct knit_node *node, int i,
 int relay_stream_read_msg(struct knit_node *node, int i,
                           struct knit_relay_msg *m);
 
-/* node_circuit.c: the ends. */
 /* node_relay_splice.c: copies what stream `from` has to its pair, whole
  * frames or none. */
 void relay_splice_pump(struct knit_node *node, int from);
 
+/* node_circuit.c: the ends. */
 bool circuit_is_sock(int sock);
 /* Whether sock is an open circuit, and the relay it runs through. */
 bool circuit_relay_of(const struct knit_node *node, int sock,
