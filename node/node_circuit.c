@@ -104,19 +104,25 @@ void circuit_readable(struct knit_node *node, int i)
         struct knit_conn *c = knit_session_conn(st->session);
         size_t n;
         bool fin = false;
-        if (st->hdr_have < 2) {
+        if (st->hdr_have < KNIT_RELAY_DATAGRAM_HEADER) {
+            size_t want = KNIT_RELAY_DATAGRAM_HEADER - st->hdr_have;
             if (knit_conn_stream_read(c, st->stream_id, st->hdr + st->hdr_have,
-                                      2 - st->hdr_have, &n, &fin) != KNIT_OK)
+                                      want, &n, &fin) != KNIT_OK)
                 return;
             st->hdr_have += (uint32_t)n;
-            if (st->hdr_have == 2) {
-                st->body_len = (uint32_t)st->hdr[0] << 8 | st->hdr[1];
-                st->body_have = 0;
-                if (st->body_len == 0 ||
-                    st->body_len > KNIT_RELAY_MAX_DATAGRAM) {
+            if (st->hdr_have == KNIT_RELAY_DATAGRAM_HEADER) {
+                /* The header alone: the codec says the frame's length,
+                 * or that it is out of bounds. */
+                const uint8_t *pkt;
+                size_t pkt_len, frame;
+                if (knit_relay_datagram_next(st->hdr, st->hdr_have, &pkt,
+                                             &pkt_len, &frame) !=
+                    KNIT_E_AGAIN) {
                     relay_stream_abort(node, i, KNIT_CONN_PROTOCOL_VIOLATION);
                     return;
                 }
+                st->body_len = (uint32_t)(frame - KNIT_RELAY_DATAGRAM_HEADER);
+                st->body_have = 0;
             }
         } else {
             if (knit_conn_stream_read(c, st->stream_id,

@@ -32,13 +32,17 @@ static bool start_frame(struct knit_node *node, int from,
                         struct relay_stream *a, struct relay_stream *b,
                         struct knit_conn *cb)
 {
-    a->body_len = (uint32_t)a->hdr[0] << 8 | a->hdr[1];
-    a->body_have = 0;
-    if (a->body_len == 0 || a->body_len > KNIT_RELAY_MAX_DATAGRAM) {
+    /* The codec's own reading of a header: with the header alone it says
+     * how long the frame is, or that the length is out of bounds. */
+    const uint8_t *pkt;
+    size_t pkt_len, frame;
+    if (knit_relay_datagram_next(a->hdr, KNIT_RELAY_DATAGRAM_HEADER, &pkt,
+                                 &pkt_len, &frame) != KNIT_E_AGAIN) {
         relay_stream_abort(node, from, KNIT_CONN_PROTOCOL_VIOLATION);
         return false;
     }
-    size_t frame = 2 + (size_t)a->body_len;
+    a->body_len = (uint32_t)(frame - KNIT_RELAY_DATAGRAM_HEADER);
+    a->body_have = 0;
     a->dropping = !has_room(cb, b->stream_id, frame);
     if (a->dropping) {
         node->relay->datagrams_dropped++;
@@ -55,9 +59,11 @@ static bool start_frame(struct knit_node *node, int from,
         return false;
     }
     size_t accepted;
-    knit_conn_stream_write(cb, b->stream_id, a->hdr, 2, &accepted);
+    knit_conn_stream_write(cb, b->stream_id, a->hdr,
+                           KNIT_RELAY_DATAGRAM_HEADER, &accepted);
     if (node->relay->tap)
-        node->relay->tap(node->relay->tap_ctx, a->hdr, 2);
+        node->relay->tap(node->relay->tap_ctx, a->hdr,
+                         KNIT_RELAY_DATAGRAM_HEADER);
     return true;
 }
 
@@ -74,9 +80,10 @@ void relay_splice_pump(struct knit_node *node, int from)
     uint8_t buf[4096];
     /* Bounded per call; what is left is read at the next event. */
     for (int round = 0; round < 256; round++) {
-        size_t want = a->hdr_have < 2 ? 2 - a->hdr_have
-                                      : a->body_len - a->body_have;
-        uint8_t *into = a->hdr_have < 2 ? a->hdr + a->hdr_have : buf;
+        bool in_header = a->hdr_have < KNIT_RELAY_DATAGRAM_HEADER;
+        size_t want = in_header ? KNIT_RELAY_DATAGRAM_HEADER - a->hdr_have
+                                : a->body_len - a->body_have;
+        uint8_t *into = in_header ? a->hdr + a->hdr_have : buf;
         if (want > sizeof buf)
             want = sizeof buf;
         size_t n = 0;
@@ -84,9 +91,10 @@ void relay_splice_pump(struct knit_node *node, int from)
         if (knit_conn_stream_read(ca, a->stream_id, into, want, &n, &fin) !=
             KNIT_OK)
             break;
-        if (a->hdr_have < 2) {
+        if (in_header) {
             a->hdr_have += (uint32_t)n;
-            if (a->hdr_have == 2 && !start_frame(node, from, a, b, cb))
+            if (a->hdr_have == KNIT_RELAY_DATAGRAM_HEADER &&
+                !start_frame(node, from, a, b, cb))
                 return;
         } else if (n) {
             if (!a->dropping) {

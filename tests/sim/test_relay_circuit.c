@@ -236,16 +236,15 @@ static void world_free(struct world *w)
     free(w);
 }
 
-/* A dials B through R; the session comes up over the circuit. */
-static void dial_b_through_r(struct world *w)
+/* A dials target through R and the world runs 5 s. */
+static void dial_through_r(struct world *w, int target)
 {
-    assert_int_equal(knit_node_connect_relayed(node_of(w, A), &w->id[B],
-                                               &w->id[R], NULL,
-                                               knit_sim_now(w->e)),
+    assert_int_equal(knit_node_connect_relayed(node_of(w, A),
+                                               &w->id[target], &w->id[R],
+                                               NULL, knit_sim_now(w->e)),
                      0);
     knit_sim_host_rearm(w->host[A]);
     run_for(w, 5 * SECOND);
-    assert_true(w->up[A][B]);
 }
 
 /* B's signed record lists /ip4/20.0.0.1/udp/4001/p2p/<R>/p2p-circuit. */
@@ -279,7 +278,8 @@ static void test_circuit_carries_a_stream_both_ways(void **state)
     (void)state;
     struct world *w = world_new();
     struct knit_node *a = node_of(w, A);
-    dial_b_through_r(w);
+    dial_through_r(w, B);
+    assert_true(w->up[A][B]);
     assert_true(w->up[B][A]);
     struct knit_node_peer peers[HOSTS];
     size_t n = knit_node_peers(a, peers, HOSTS);
@@ -321,12 +321,7 @@ static void test_no_reservation_is_refused(void **state)
 {
     (void)state;
     struct world *w = world_new();
-    assert_int_equal(knit_node_connect_relayed(node_of(w, A), &w->id[C],
-                                               &w->id[R], NULL,
-                                               knit_sim_now(w->e)),
-                     0);
-    knit_sim_host_rearm(w->host[A]);
-    run_for(w, 5 * SECOND);
+    dial_through_r(w, C);
     assert_false(w->up[A][C]);
     assert_int_equal(w->down_error[A][C], KNIT_E_REFUSED);
     assert_string_equal(w->down_reason[A][C], "NO_RESERVATION");
@@ -349,7 +344,8 @@ static void test_a_busy_circuit_keeps_its_queue_short(void **state)
     assert_int_equal(knit_sim_net_set_uplink(w->net, w->host[R], 10000000,
                                              64 * 1024),
                      0);
-    dial_b_through_r(w);
+    dial_through_r(w, B);
+    assert_true(w->up[A][B]);
     w->bulk = true;
     w->bulk_total = 4 * 1024 * 1024;
     uint64_t now = knit_sim_now(w->e);
