@@ -1,7 +1,7 @@
 /* The DHT engine: outstanding requests and their timeouts, the server side
  * (answering FIND_NODE, GET_RECORD, PUT_RECORD and PING), the routing
- * table's liveness checks, and the timers. Lookups, publishing and refresh
- * are in dht/dht_lookups.c. */
+ * table's liveness checks, and the timers. Lookups and refresh are in
+ * dht/dht_lookups.c, publishing our own record in dht/dht_publish.c. */
 #include "dht/dht.h"
 
 #include <stdarg.h>
@@ -51,8 +51,9 @@ int knit_dht_new(struct knit_dht **out, const struct knit_peer_id *self,
                  const struct knit_dht_config *cfg,
                  const struct knit_dht_env *env, uint64_t now)
 {
+    /* k sizes the closest-peer arrays on the stack (KNIT_DHT_K). */
     if (!out || !self || !env || !env->send_request || !env->random ||
-        !env->unix_time_s)
+        !env->unix_time_s || (cfg && cfg->table.k > KNIT_DHT_K))
         return KNIT_E_INVAL;
     struct knit_dht *dht = calloc(1, sizeof *dht);
     if (!dht)
@@ -326,8 +327,10 @@ static void table_seen(struct knit_dht *dht, const struct knit_peer_id *peer,
 void dht_peer_failed(struct knit_dht *dht, const struct knit_peer_id *peer)
 {
     knit_dht_table_failed(&dht->table, peer);
-    if (knit_dht_table_size(&dht->table) == 0)
+    if (knit_dht_table_size(&dht->table) == 0) {
         dht->joined = false;   /* rejoin with the next peer we meet */
+        dht_publish_forget_closest(dht);
+    }
 }
 
 void knit_dht_peer_seen(struct knit_dht *dht, const struct knit_peer_id *peer,
@@ -544,6 +547,7 @@ int knit_dht_bootstrap(struct knit_dht *dht, uint64_t now)
     dht->deadline_stale = true;
     if (knit_dht_table_size(&dht->table) == 0)
         return KNIT_E_NOT_FOUND;
+    dht_publish_forget_closest(dht);   /* a join is a lookup */
     int err = dht_publish(dht, now);
     if (err == KNIT_OK) {
         dht->joined = true;
@@ -579,6 +583,7 @@ int knit_dht_set_own_record(struct knit_dht *dht, const uint8_t *envelope,
     free(dht->own_record);
     dht->own_record = copy;
     dht->own_record_len = len;
+    dht_publish_record_changed(dht);
     /* Publish now if we are part of the network, else when we join. */
     if (dht->joined)
         dht->publish_at = now;

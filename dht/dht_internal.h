@@ -78,6 +78,13 @@ struct knit_dht {
     uint8_t *own_record;               /* own_record_len bytes, heap */
     size_t own_record_len;
     uint64_t publish_at;               /* KNIT_NO_DEADLINE: not due */
+    /* When our last publishing lookup found the k closest (0: not since
+     * we joined), and which servers have our current record since: a
+     * publish before the next refresh interval PUTs to the others of the
+     * k closest in the table, without a lookup (dht_publish.c). */
+    uint64_t closest_found_at;
+    struct knit_peer_id put_to[KNIT_DHT_K];
+    uint8_t put_to_count;
     uint64_t refresh_at;
     uint64_t bucket_looked[DHT_REFRESH_BUCKETS];   /* last lookup into it */
     struct knit_dht_stats stats;
@@ -115,8 +122,18 @@ void dht_lookup_pump(struct knit_dht *dht, struct dht_lookup *lk,
 void dht_lookups_timeout(struct knit_dht *dht, uint64_t now);
 uint64_t dht_lookups_deadline(const struct knit_dht *dht);
 void dht_lookups_free(struct knit_dht *dht);
-/* Our own key's lookup, publishing our record when it ends. */
+/* dht_publish.c */
+/* Publishes our record: PUT straight to the k closest in the table that
+ * lack it when a publishing lookup found them within the refresh
+ * interval, else a lookup of our own key that PUTs when it ends. */
 int dht_publish(struct knit_dht *dht, uint64_t now);
+/* The publishing lookup lk ended: PUT the record at the closest. */
+void dht_publish_lookup_done(struct knit_dht *dht, struct dht_lookup *lk,
+                             uint64_t now);
+/* Our record changed: every server is to be sent it again. */
+void dht_publish_record_changed(struct knit_dht *dht);
+/* The next publish looks up our key again (a join, an emptied table). */
+void dht_publish_forget_closest(struct knit_dht *dht);
 void dht_refresh(struct knit_dht *dht, uint64_t now);
 
 #endif

@@ -1,6 +1,7 @@
 /* Lookups as the engine runs them: finding a peer's record for the
- * embedder, publishing our own record at the k peers closest to our key,
- * and refreshing buckets. Each lookup is a dht/lookup.h state machine; this
+ * embedder, looking up our own key to publish our record at the k peers
+ * closest to it (dht_publish.c starts those and acts on how they end), and
+ * refreshing buckets. Each lookup is a dht/lookup.h state machine; this
  * file sends what it asks for and acts on how it ends. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,24 +84,6 @@ static void release(struct knit_dht *dht, struct dht_lookup *lk)
     free(lk);
 }
 
-/* PUT our record at the closest peers that answered. */
-static void put_record(struct knit_dht *dht, struct dht_lookup *lk,
-                       uint64_t now)
-{
-    const struct knit_dht_candidate *closest[KNIT_DHT_K];
-    size_t n = knit_dht_lookup_closest(&lk->l, closest, dht->table.cfg.k);
-    for (size_t i = 0; i < n; i++) {
-        struct knit_dht_msg put = {
-            .type = KNIT_DHT_PUT_RECORD, .record = dht->own_record,
-            .record_len = dht->own_record_len,
-        };
-        const struct knit_dht_peer_info *p = &closest[i]->peer;
-        if (dht_send(dht, &p->id, &p->addrs[0], &put, REQ_PUT, NULL, now))
-            break;   /* out of request slots; the next republish tries */
-    }
-    dht_log(dht, now, "dht: published our record at %zu peers", n);
-}
-
 static void repair_holders(struct knit_dht *dht, struct dht_lookup *lk,
                            uint64_t now);
 
@@ -108,9 +91,7 @@ static void finish(struct knit_dht *dht, struct dht_lookup *lk,
                    enum knit_dht_lookup_status status, uint64_t now)
 {
     if (lk->purpose == PURPOSE_PUBLISH) {
-        if (dht->own_record_len)
-            put_record(dht, lk, now);
-        dht->publish_at = now + dht->cfg.republish_interval_us;
+        dht_publish_lookup_done(dht, lk, now);
         release(dht, lk);
         return;
     }
@@ -344,20 +325,6 @@ void dht_lookups_free(struct knit_dht *dht)
         free(dht->lookups[i]);
         dht->lookups[i] = NULL;
     }
-}
-
-int dht_publish(struct knit_dht *dht, uint64_t now)
-{
-    /* One publishing lookup at a time is plenty. */
-    for (uint32_t i = 0; i < dht->cfg.max_lookups; i++)
-        if (dht->lookups[i] && dht->lookups[i]->purpose == PURPOSE_PUBLISH)
-            return KNIT_OK;
-    struct dht_lookup *lk;
-    int err = dht_lookup_start(dht, PURPOSE_PUBLISH, &dht->self_key, NULL,
-                               now, &lk);
-    if (err == KNIT_OK)
-        dht_lookup_pump(dht, lk, now);
-    return err;
 }
 
 /* A server's buckets from the farthest to one past the deepest filled one

@@ -5,6 +5,9 @@
  * over at all: their owner is nearest its own key, and publishes to the
  * newcomer itself, but only to one that joins among the few closest to
  * its key, where lookups of it end, not to every newcomer among the k.
+ * Soon after a publishing lookup, the owner PUTs its record straight to
+ * such a newcomer, and a changed record to the k closest it knows, without
+ * another lookup; once the refresh interval has passed, it looks again.
  *
  * Virtual addresses (20.x), nothing touches a real network. */
 #include <stdarg.h>
@@ -156,11 +159,30 @@ static uint64_t lookups_started(struct world *w, int i)
     return st.lookups_started;
 }
 
+static uint64_t puts_ok(struct world *w, int i)
+{
+    struct knit_dht_stats st;
+    knit_dht_get_stats(knit_node_dht(node(w, i)), &st);
+    return st.records_put_ok;
+}
+
+static uint64_t held_seq(struct world *w, int holder, int owner)
+{
+    struct knit_dht_key ko;
+    knit_dht_key_of_peer(&ko, knit_sim_host_id(w->host[owner]));
+    const struct knit_dht_stored *r = knit_dht_store_get(
+        knit_dht_get_store(knit_node_dht(node(w, holder))), &ko,
+        knit_sim_now(w->engine));
+    return r ? r->seq : 0;
+}
+
 /* Server 0 owns the record. Of the others, the one farthest from its key
  * joins last but one and the nearest last: all 8 are among the k = 20
  * closest the owner knows, but only the nearest is among the 3 where
- * lookups of the owner's record end. The owner publishes again for that
- * one (one lookup), not for the other (it did for both). */
+ * lookups of the owner's record end. The owner publishes for that one,
+ * not for the other (it did for both); and, having looked its key up a
+ * minute ago, by PUTs straight to the k closest it knows that lack the
+ * record, the far one included, not by another lookup. */
 static void test_owner_publishes_for_its_closest_newcomers_only(void **state)
 {
     (void)state;
@@ -186,12 +208,67 @@ static void test_owner_publishes_for_its_closest_newcomers_only(void **state)
     /* Joins, refreshes and the first records' changes all done. */
     run_for(&w, 60 * SECOND);
     uint64_t before = lookups_started(&w, owner);
+    uint64_t puts = puts_ok(&w, owner);
     join(&w, far, owner);
     run_for(&w, 20 * SECOND);
     assert_int_equal(lookups_started(&w, owner), before);
+    assert_int_equal(puts_ok(&w, owner), puts);
+    assert_int_equal(held_seq(&w, far, owner), 0);
     join(&w, near, owner);
     run_for(&w, 20 * SECOND);
-    assert_int_equal(lookups_started(&w, owner), before + 1);
+    assert_int_equal(lookups_started(&w, owner), before);
+    assert_int_equal(puts_ok(&w, owner), puts + 2);
+    assert_int_not_equal(held_seq(&w, near, owner), 0);
+    assert_int_equal(held_seq(&w, far, owner), held_seq(&w, near, owner));
+    world_free(&w);
+}
+
+/* Server 0's record changes twice: a minute after its publishing lookup,
+ * the new record goes straight to the 7 others (all among its k = 20
+ * closest), with no lookup; 11 minutes after, past the refresh interval,
+ * it looks its key up again first. Each time every server ends up holding
+ * the new record. */
+static void test_a_changed_record_is_put_without_a_lookup_while_fresh(
+    void **state)
+{
+    (void)state;
+    struct world w = {0};
+    world_new(&w);
+    const int owner = 0;
+    for (int i = 1; i < SERVERS; i++)
+        join(&w, i, owner);
+    run_for(&w, 60 * SECOND);
+
+    uint64_t lookups = lookups_started(&w, owner);
+    uint64_t puts = puts_ok(&w, owner);
+    struct knit_addr moved = addr_of(owner);
+    moved.port = 4002;
+    assert_int_equal(knit_node_set_addresses(node(&w, owner), &moved, 1,
+                                             knit_sim_now(w.engine)),
+                     KNIT_OK);
+    knit_sim_host_rearm(w.host[owner]);
+    run_for(&w, 10 * SECOND);
+    assert_int_equal(lookups_started(&w, owner), lookups);
+    assert_int_equal(puts_ok(&w, owner), puts + SERVERS - 1);
+    uint64_t seq = held_seq(&w, owner, owner);
+    for (int i = 1; i < SERVERS; i++)
+        assert_int_equal(held_seq(&w, i, owner), seq);
+
+    /* Past the refresh 10 min after the first (at about 5 s) and its
+     * lookups, 11 min after the publishing lookup. */
+    run_for(&w, 620 * SECOND);
+    lookups = lookups_started(&w, owner);
+    moved.port = 4003;
+    assert_int_equal(knit_node_set_addresses(node(&w, owner), &moved, 1,
+                                             knit_sim_now(w.engine)),
+                     KNIT_OK);
+    knit_sim_host_rearm(w.host[owner]);
+    run_for(&w, 10 * SECOND);
+    assert_int_equal(lookups_started(&w, owner), lookups + 1);
+    assert_true(held_seq(&w, owner, owner) > seq);
+    seq = held_seq(&w, owner, owner);
+    for (int i = 1; i < SERVERS; i++)
+        assert_int_equal(held_seq(&w, i, owner), seq);
     world_free(&w);
 }
 
@@ -226,6 +303,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_holder_hands_a_record_over),
         cmocka_unit_test(test_owner_publishes_for_its_closest_newcomers_only),
+        cmocka_unit_test(
+            test_a_changed_record_is_put_without_a_lookup_while_fresh),
         cmocka_unit_test(test_a_client_refreshes_its_own_neighbourhood_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
