@@ -307,6 +307,11 @@ static void table_seen(struct knit_dht *dht, const struct knit_peer_id *peer,
     struct knit_dht_entry check;
     int result = knit_dht_table_update(&dht->table, peer, addr, now,
                                        &need_check, &check);
+    if (result != KNIT_DHT_REFUSED) {
+        struct knit_dht_key pk;
+        knit_dht_key_of_peer(&pk, peer);
+        dht_note_bucket_fresh(dht, &pk, now);
+    }
     if (need_check)
         check_liveness(dht, &check, now);
     if ((result == KNIT_DHT_ADDED || result == KNIT_DHT_DISPLACED) &&

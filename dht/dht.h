@@ -81,6 +81,10 @@ struct knit_dht_env {
 struct knit_dht_stats {
     uint64_t requests_sent, requests_failed, requests_served;
     uint64_t lookups_started, lookups_found;
+    uint64_t publish_lookups;       /* of lookups_started: our own key's,
+                                       to publish our record */
+    uint64_t publish_direct;        /* publishes PUT to the closest we knew,
+                                       without a lookup */
     uint64_t records_put_ok, records_put_refused;   /* PUTs we sent */
     uint64_t records_handed_over;   /* PUTs of others' records to newcomers */
     uint64_t records_repaired;      /* found records PUT to servers that

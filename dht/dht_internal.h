@@ -78,15 +78,21 @@ struct knit_dht {
     uint8_t *own_record;               /* own_record_len bytes, heap */
     size_t own_record_len;
     uint64_t publish_at;               /* KNIT_NO_DEADLINE: not due */
-    /* When our last publishing lookup found the k closest (0: not since
-     * we joined), and which servers have our current record since: a
-     * publish before the next refresh interval PUTs to the others of the
-     * k closest in the table, without a lookup (dht_publish.c). */
+    /* When our last publishing lookup ended (0: not since we joined), when
+     * the last lookup of our own key ended (that one, or the refresh's),
+     * and which servers have our current record: a publish within the
+     * refresh interval of the latter, and the republish interval of the
+     * former, PUTs to the others of the k closest in the table, without a
+     * lookup (dht_publish.c). */
+    uint64_t published_at;
     uint64_t closest_found_at;
     struct knit_peer_id put_to[KNIT_DHT_K];
     uint8_t put_to_count;
     uint64_t refresh_at;
-    uint64_t bucket_looked[DHT_REFRESH_BUCKETS];   /* last lookup into it */
+    /* Per bucket, the last lookup into it or the last sign of life from a
+     * server in it (an answer, a request, a session): the refresh skips a
+     * bucket with either in the refresh interval, as BEP 5 does. */
+    uint64_t bucket_fresh[DHT_REFRESH_BUCKETS];
     struct knit_dht_stats stats;
     /* knit_dht_next_deadline's answer, kept until a call that can move it:
      * every entry point that changes anything marks it stale first (the
@@ -122,6 +128,9 @@ void dht_lookup_pump(struct knit_dht *dht, struct dht_lookup *lk,
 void dht_lookups_timeout(struct knit_dht *dht, uint64_t now);
 uint64_t dht_lookups_deadline(const struct knit_dht *dht);
 void dht_lookups_free(struct knit_dht *dht);
+/* A lookup went into key's bucket, or a server there showed it is alive. */
+void dht_note_bucket_fresh(struct knit_dht *dht,
+                          const struct knit_dht_key *key, uint64_t now);
 /* dht_publish.c */
 /* Publishes our record: PUT straight to the k closest in the table that
  * lack it when a publishing lookup found them within the refresh
@@ -130,6 +139,9 @@ int dht_publish(struct knit_dht *dht, uint64_t now);
 /* The publishing lookup lk ended: PUT the record at the closest. */
 void dht_publish_lookup_done(struct knit_dht *dht, struct dht_lookup *lk,
                              uint64_t now);
+/* A lookup of our own key other than a publishing one (the refresh's)
+ * ended: the table knows the closest afresh. */
+void dht_publish_own_key_looked_up(struct knit_dht *dht, uint64_t now);
 /* Our record changed: every server is to be sent it again. */
 void dht_publish_record_changed(struct knit_dht *dht);
 /* The next publish looks up our key again (a join, an emptied table). */

@@ -20,12 +20,12 @@ static struct dht_lookup **free_slot(struct knit_dht *dht)
     return NULL;
 }
 
-static void note_bucket(struct knit_dht *dht, const struct knit_dht_key *target,
-                        uint64_t now)
+void dht_note_bucket_fresh(struct knit_dht *dht,
+                          const struct knit_dht_key *key, uint64_t now)
 {
-    unsigned b = knit_dht_key_common_prefix(&dht->self_key, target);
+    unsigned b = knit_dht_key_common_prefix(&dht->self_key, key);
     if (b < DHT_REFRESH_BUCKETS)
-        dht->bucket_looked[b] = now;
+        dht->bucket_fresh[b] = now;
 }
 
 int dht_lookup_start(struct knit_dht *dht, uint8_t purpose,
@@ -59,7 +59,7 @@ int dht_lookup_start(struct knit_dht *dht, uint8_t purpose,
         knit_dht_lookup_add(&lk->l, &p, 1);
     }
     *slot = lk;
-    note_bucket(dht, target, now);
+    dht_note_bucket_fresh(dht, target, now);
     dht->stats.lookups_started++;
     if (out)
         *out = lk;
@@ -96,6 +96,8 @@ static void finish(struct knit_dht *dht, struct dht_lookup *lk,
         return;
     }
     if (lk->purpose != PURPOSE_FIND) {
+        if (memcmp(&lk->l.target, &dht->self_key, sizeof dht->self_key) == 0)
+            dht_publish_own_key_looked_up(dht, now);
         release(dht, lk);
         return;
     }
@@ -328,9 +330,9 @@ void dht_lookups_free(struct knit_dht *dht)
 }
 
 /* A server's buckets from the farthest to one past the deepest filled one
- * that no lookup has looked into for a refresh interval get a lookup of a
- * random key inside them, a few at a time; every node then looks up its
- * own key. */
+ * that have been quiet for a refresh interval (no lookup into them, no
+ * server in them heard from: BEP 5's rule) get a lookup of a random key
+ * inside them, a few at a time; every node then looks up its own key. */
 void dht_refresh(struct knit_dht *dht, uint64_t now)
 {
     int deepest = knit_dht_table_deepest_bucket(&dht->table);
@@ -342,8 +344,8 @@ void dht_refresh(struct knit_dht *dht, uint64_t now)
     int last = dht->serving ? deepest + 1 : -1;
     int started = 0;
     for (int b = 0; b <= last && b < DHT_REFRESH_BUCKETS; b++) {
-        if (now - dht->bucket_looked[b] < dht->cfg.refresh_interval_us &&
-            dht->bucket_looked[b] != 0)
+        if (now - dht->bucket_fresh[b] < dht->cfg.refresh_interval_us &&
+            dht->bucket_fresh[b] != 0)
             continue;
         if (started == 4) {
             /* The rest soon, a few lookups at a time. */

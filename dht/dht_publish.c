@@ -42,6 +42,7 @@ void dht_publish_lookup_done(struct knit_dht *dht, struct dht_lookup *lk,
                              uint64_t now)
 {
     dht->publish_at = now + dht->cfg.republish_interval_us;
+    dht->published_at = now;
     dht->closest_found_at = now;
     dht->put_to_count = 0;
     if (!dht->own_record_len)
@@ -57,12 +58,16 @@ void dht_publish_lookup_done(struct knit_dht *dht, struct dht_lookup *lk,
     dht_log(dht, now, "dht: published our record at %zu peers", n);
 }
 
-/* Whether the closest servers a publishing lookup found are recent enough
- * to PUT to without looking again: for as long as the refresh trusts a
- * bucket that a lookup has looked into. */
+/* Whether the closest servers a lookup of our own key found are recent
+ * enough to PUT to without looking again: for as long as the refresh
+ * trusts a bucket that a lookup has looked into. The republish interval
+ * after a publishing lookup, the next publish is one again: only a lookup
+ * that goes on until the k closest have answered finds every one of them,
+ * and the k closest move as servers come and go. */
 static bool closest_known(const struct knit_dht *dht, uint64_t now)
 {
-    return dht->closest_found_at != 0 &&
+    return dht->published_at != 0 &&
+           now - dht->published_at < dht->cfg.republish_interval_us &&
            now - dht->closest_found_at < dht->cfg.refresh_interval_us;
 }
 
@@ -84,9 +89,10 @@ static void put_direct(struct knit_dht *dht, uint64_t now)
     }
     /* Only the current k closest: one that fell out of them and comes
      * back is sent the record again, which it may have missed since. */
+    dht->stats.publish_direct++;
     memcpy(dht->put_to, holding, held * sizeof holding[0]);
     dht->put_to_count = (uint8_t)held;
-    dht->publish_at = dht->closest_found_at + dht->cfg.republish_interval_us;
+    dht->publish_at = dht->published_at + dht->cfg.republish_interval_us;
     dht_log(dht, now, "dht: put our record at %zu more of the %zu closest",
             sent, n);
 }
@@ -105,8 +111,10 @@ int dht_publish(struct knit_dht *dht, uint64_t now)
     struct dht_lookup *lk;
     int err = dht_lookup_start(dht, PURPOSE_PUBLISH, &dht->self_key, NULL,
                                now, &lk);
-    if (err == KNIT_OK)
+    if (err == KNIT_OK) {
+        dht->stats.publish_lookups++;
         dht_lookup_pump(dht, lk, now);
+    }
     return err;
 }
 
@@ -115,8 +123,15 @@ void dht_publish_record_changed(struct knit_dht *dht)
     dht->put_to_count = 0;
 }
 
+void dht_publish_own_key_looked_up(struct knit_dht *dht, uint64_t now)
+{
+    if (dht->published_at)
+        dht->closest_found_at = now;
+}
+
 void dht_publish_forget_closest(struct knit_dht *dht)
 {
+    dht->published_at = 0;
     dht->closest_found_at = 0;
     dht->put_to_count = 0;
 }

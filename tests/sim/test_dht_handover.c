@@ -8,6 +8,8 @@
  * Soon after a publishing lookup, the owner PUTs its record straight to
  * such a newcomer, and a changed record to the k closest it knows, without
  * another lookup; once the refresh interval has passed, it looks again.
+ * The refresh looks into a server's quiet buckets only (BEP 5): one where
+ * a server showed it is alive within the interval gets no lookup.
  *
  * Virtual addresses (20.x), nothing touches a real network. */
 #include <stdarg.h>
@@ -223,11 +225,37 @@ static void test_owner_publishes_for_its_closest_newcomers_only(void **state)
     world_free(&w);
 }
 
-/* Server 0's record changes twice: a minute after its publishing lookup,
- * the new record goes straight to the 7 others (all among its k = 20
- * closest), with no lookup; 11 minutes after, past the refresh interval,
- * it looks its key up again first. Each time every server ends up holding
- * the new record. */
+static struct knit_dht_stats stats_of(struct world *w, int i)
+{
+    struct knit_dht_stats st;
+    knit_dht_get_stats(knit_node_dht(node(w, i)), &st);
+    return st;
+}
+
+static void move_and_settle(struct world *w, int i, uint16_t port)
+{
+    struct knit_addr moved = addr_of(i);
+    moved.port = port;
+    assert_int_equal(knit_node_set_addresses(node(w, i), &moved, 1,
+                                             knit_sim_now(w->engine)),
+                     KNIT_OK);
+    knit_sim_host_rearm(w->host[i]);
+    run_for(w, 10 * SECOND);
+}
+
+static void assert_all_hold_the_newest(struct world *w, int owner)
+{
+    uint64_t seq = held_seq(w, owner, owner);
+    for (int i = 0; i < SERVERS; i++)
+        assert_int_equal(held_seq(w, i, owner), seq);
+}
+
+/* Server 0's record changes a minute after its publishing lookup, and
+ * again 11 minutes after it, when the refresh has looked its key up
+ * again: both times the new record goes straight to the 7 others (all
+ * among its k = 20 closest), with no lookup. 30 minutes after the
+ * publishing lookup, the republish is a lookup again. Every time every
+ * server ends up holding the newest record. */
 static void test_a_changed_record_is_put_without_a_lookup_while_fresh(
     void **state)
 {
@@ -239,36 +267,32 @@ static void test_a_changed_record_is_put_without_a_lookup_while_fresh(
         join(&w, i, owner);
     run_for(&w, 60 * SECOND);
 
-    uint64_t lookups = lookups_started(&w, owner);
-    uint64_t puts = puts_ok(&w, owner);
-    struct knit_addr moved = addr_of(owner);
-    moved.port = 4002;
-    assert_int_equal(knit_node_set_addresses(node(&w, owner), &moved, 1,
-                                             knit_sim_now(w.engine)),
-                     KNIT_OK);
-    knit_sim_host_rearm(w.host[owner]);
-    run_for(&w, 10 * SECOND);
-    assert_int_equal(lookups_started(&w, owner), lookups);
-    assert_int_equal(puts_ok(&w, owner), puts + SERVERS - 1);
-    uint64_t seq = held_seq(&w, owner, owner);
-    for (int i = 1; i < SERVERS; i++)
-        assert_int_equal(held_seq(&w, i, owner), seq);
+    struct knit_dht_stats before = stats_of(&w, owner);
+    move_and_settle(&w, owner, 4002);
+    struct knit_dht_stats after = stats_of(&w, owner);
+    assert_int_equal(after.publish_lookups, before.publish_lookups);
+    assert_int_equal(after.publish_direct, before.publish_direct + 1);
+    assert_int_equal(after.records_put_ok,
+                     before.records_put_ok + SERVERS - 1);
+    assert_all_hold_the_newest(&w, owner);
 
     /* Past the refresh 10 min after the first (at about 5 s) and its
-     * lookups, 11 min after the publishing lookup. */
-    run_for(&w, 620 * SECOND);
-    lookups = lookups_started(&w, owner);
-    moved.port = 4003;
-    assert_int_equal(knit_node_set_addresses(node(&w, owner), &moved, 1,
-                                             knit_sim_now(w.engine)),
-                     KNIT_OK);
-    knit_sim_host_rearm(w.host[owner]);
-    run_for(&w, 10 * SECOND);
-    assert_int_equal(lookups_started(&w, owner), lookups + 1);
-    assert_true(held_seq(&w, owner, owner) > seq);
-    seq = held_seq(&w, owner, owner);
-    for (int i = 1; i < SERVERS; i++)
-        assert_int_equal(held_seq(&w, i, owner), seq);
+     * lookup of our own key. */
+    run_for(&w, 580 * SECOND);
+    before = stats_of(&w, owner);
+    move_and_settle(&w, owner, 4003);
+    after = stats_of(&w, owner);
+    assert_int_equal(after.publish_lookups, before.publish_lookups);
+    assert_int_equal(after.publish_direct, before.publish_direct + 1);
+    assert_int_equal(after.records_put_ok,
+                     before.records_put_ok + SERVERS - 1);
+    assert_all_hold_the_newest(&w, owner);
+
+    /* Past 30 min after the publishing lookup. */
+    run_for(&w, 1200 * SECOND);
+    after = stats_of(&w, owner);
+    assert_int_equal(after.publish_lookups, before.publish_lookups + 1);
+    assert_all_hold_the_newest(&w, owner);
     world_free(&w);
 }
 
@@ -296,6 +320,63 @@ static void test_a_client_refreshes_its_own_neighbourhood_only(void **state)
     world_free(&w);
 }
 
+/* Server 1 hears from every other server each minute (each opens a new
+ * session to it, as their requests would): at its refresh 10 min after
+ * the first, only its empty buckets from 0 to one past the deepest filled
+ * one get a lookup, and its own key one; every bucket did before. */
+static void test_a_server_refreshes_only_quiet_buckets(void **state)
+{
+    (void)state;
+    struct world w = {0};
+    world_new(&w);
+    for (int i = 1; i < SERVERS; i++)
+        join(&w, i, 0);
+    run_for(&w, 60 * SECOND);
+
+    const int s = 1;
+    struct knit_dht_key ks;
+    knit_dht_key_of_peer(&ks, knit_sim_host_id(w.host[s]));
+    bool filled[KNIT_DHT_KEY_BITS + 1] = {false};
+    unsigned deepest = 0;
+    for (int i = 0; i < SERVERS; i++) {
+        if (i == s)
+            continue;
+        struct knit_dht_key ki;
+        knit_dht_key_of_peer(&ki, knit_sim_host_id(w.host[i]));
+        unsigned b = knit_dht_key_common_prefix(&ks, &ki);
+        filled[b] = true;
+        if (b > deepest)
+            deepest = b;
+    }
+    unsigned quiet = 0;
+    for (unsigned b = 0; b <= deepest + 1; b++)
+        quiet += !filled[b];
+    assert_true(quiet < deepest + 2);   /* some bucket is filled */
+
+    uint64_t before = lookups_started(&w, s);
+    /* From 60 s to 660 s: the refresh 10 min after the first (at about
+     * 5 s) and its later rounds, 5 s apart, all fall inside. */
+    for (int minute = 0; minute < 10; minute++) {
+        for (int i = 0; i < SERVERS; i++) {
+            if (i == s)
+                continue;
+            const struct knit_peer_id *id = knit_sim_host_id(w.host[s]);
+            struct knit_addr a = addr_of(s);
+            uint64_t now = knit_sim_now(w.engine);
+            knit_node_disconnect(node(&w, i), id, now);
+            knit_sim_host_rearm(w.host[i]);
+            run_for(&w, SECOND);
+            assert_int_equal(knit_node_connect(node(&w, i), id, &a,
+                                               knit_sim_now(w.engine)),
+                             KNIT_OK);
+            knit_sim_host_rearm(w.host[i]);
+        }
+        run_for(&w, 53 * SECOND);
+    }
+    assert_int_equal(lookups_started(&w, s), before + quiet + 1);
+    world_free(&w);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -306,6 +387,7 @@ int main(void)
         cmocka_unit_test(
             test_a_changed_record_is_put_without_a_lookup_while_fresh),
         cmocka_unit_test(test_a_client_refreshes_its_own_neighbourhood_only),
+        cmocka_unit_test(test_a_server_refreshes_only_quiet_buckets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
