@@ -2,18 +2,17 @@
  *
  * The join and every republish interval run a lookup of our own key with
  * beta = k, so that the k closest have answered, and PUT the record at
- * them. Between two such lookups our routing table knows those servers
- * (the lookup put them there, and a server that joins near us shows up in
- * it when its own join asks us). So a changed record, or a newcomer among
- * the closest, is PUT straight to those of the k closest in the table that
- * do not have the current record yet, without another lookup.
+ * them. Between two such lookups a server's routing table knows those
+ * servers: the lookup put them there, and a server that joins near us
+ * shows up in it when its own join asks us. So on a server, a changed
+ * record, or a newcomer among the closest, is PUT straight to those of
+ * the k closest in the table that do not have the current record yet,
+ * without another lookup. A client looks up each time.
  *
- * Why: a joining node's record changes once or twice while it learns its
- * addresses, and servers near it keep joining while the network grows;
- * each used to cost a whole lookup (about 24 queries, most of them to
- * servers we had no session with, each a handshake). Measured on the
- * 100 000-node mix at 3 000 nodes: those lookups were two thirds of the
- * publishing lookups and a quarter of the handshakes (docs/dht.md). */
+ * Why: a joining server's record changes once or twice while it learns
+ * its addresses, and servers near it keep joining while the network
+ * grows; each used to cost a whole lookup (about 24 queries, most of them
+ * to servers we had no session with, each a handshake). */
 #include <string.h>
 
 #include "dht/dht_internal.h"
@@ -60,13 +59,18 @@ void dht_publish_lookup_done(struct knit_dht *dht, struct dht_lookup *lk,
 
 /* Whether the closest servers a lookup of our own key found are recent
  * enough to PUT to without looking again: for as long as the refresh
- * trusts a bucket that a lookup has looked into. The republish interval
- * after a publishing lookup, the next publish is one again: only a lookup
- * that goes on until the k closest have answered finds every one of them,
- * and the k closest move as servers come and go. */
+ * trusts a bucket that a lookup has looked into. Only a server can tell:
+ * servers that join near it ask it, and so enter its table; nobody asks a
+ * client, whose table learns only from its own lookups (PUT straight from
+ * it, clients' records missed a quarter of the 8 closest servers in a
+ * network growing fast, against none with a lookup each time). The
+ * republish interval after a publishing lookup, the next publish is one
+ * again: only a lookup that goes on until the k closest have answered
+ * finds every one of them, and the k closest move as servers come and
+ * go. */
 static bool closest_known(const struct knit_dht *dht, uint64_t now)
 {
-    return dht->published_at != 0 &&
+    return dht->serving && dht->published_at != 0 &&
            now - dht->published_at < dht->cfg.republish_interval_us &&
            now - dht->closest_found_at < dht->cfg.refresh_interval_us;
 }
