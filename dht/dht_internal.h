@@ -80,10 +80,10 @@ struct knit_dht {
     uint64_t publish_at;               /* KNIT_NO_DEADLINE: not due */
     /* When our last publishing lookup ended (0: not since we joined), when
      * the last lookup of our own key ended (that one, or the refresh's),
-     * and which servers have our current record: a publish within the
-     * refresh interval of the latter, and the republish interval of the
-     * former, PUTs to the others of the k closest in the table, without a
-     * lookup (dht_publish.c). */
+     * and which servers have our current record: a server's publish
+     * within the refresh interval of the latter, and the republish
+     * interval of the former, PUTs to the others of the k closest in the
+     * table, without a lookup (dht_publish.c). */
     uint64_t published_at;
     uint64_t closest_found_at;
     struct knit_peer_id put_to[KNIT_DHT_K];
@@ -132,9 +132,9 @@ void dht_lookups_free(struct knit_dht *dht);
 void dht_note_bucket_fresh(struct knit_dht *dht,
                           const struct knit_dht_key *key, uint64_t now);
 /* dht_publish.c */
-/* Publishes our record: PUT straight to the k closest in the table that
- * lack it when a publishing lookup found them within the refresh
- * interval, else a lookup of our own key that PUTs when it ends. */
+/* Publishes our record: on a server that looked its own key up lately,
+ * PUT straight to the k closest in the table that lack it; else a lookup
+ * of our own key that PUTs when it ends. */
 int dht_publish(struct knit_dht *dht, uint64_t now);
 /* The publishing lookup lk ended: PUT the record at the closest. */
 void dht_publish_lookup_done(struct knit_dht *dht, struct dht_lookup *lk,

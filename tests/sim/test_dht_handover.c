@@ -8,6 +8,7 @@
  * Soon after a publishing lookup, the owner PUTs its record straight to
  * such a newcomer, and a changed record to the k closest it knows, without
  * another lookup; once the refresh interval has passed, it looks again.
+ * A client, whose table nobody's join updates, looks up each time.
  * The refresh looks into a server's quiet buckets only (BEP 5): one where
  * a server showed it is alive within the interval gets no lookup.
  *
@@ -296,6 +297,44 @@ static void test_a_changed_record_is_put_without_a_lookup_while_fresh(
     world_free(&w);
 }
 
+/* The server nearest a client's key joins after the client; then the
+ * client's record changes. The client looks its key up again rather than
+ * PUT from its table, which has not heard of the newcomer, so the
+ * newcomer holds the new record. */
+static void test_a_client_looks_up_to_publish_a_changed_record(void **state)
+{
+    (void)state;
+    struct world w = {0};
+    world_new(&w);
+    struct knit_dht_key kc;
+    knit_dht_key_of_peer(&kc, knit_sim_host_id(w.host[CLIENT]));
+    int late = 0;
+    for (int i = 1; i < SERVERS; i++) {
+        struct knit_dht_key ki, kl;
+        knit_dht_key_of_peer(&ki, knit_sim_host_id(w.host[i]));
+        knit_dht_key_of_peer(&kl, knit_sim_host_id(w.host[late]));
+        if (knit_dht_key_cmp_distance(&kc, &ki, &kl) < 0)
+            late = i;
+    }
+    int first = late == 0 ? 1 : 0;
+    for (int i = 0; i < SERVERS; i++)
+        if (i != late && i != first)
+            join(&w, i, first);
+    run_for(&w, 20 * SECOND);
+    join(&w, CLIENT, first);
+    run_for(&w, 60 * SECOND);
+    join(&w, late, first);
+    run_for(&w, 20 * SECOND);
+
+    struct knit_dht_stats before = stats_of(&w, CLIENT);
+    move_and_settle(&w, CLIENT, 4002);
+    struct knit_dht_stats after = stats_of(&w, CLIENT);
+    assert_int_equal(after.publish_direct, before.publish_direct);
+    assert_int_equal(after.publish_lookups, before.publish_lookups + 1);
+    assert_int_equal(held_seq(&w, late, CLIENT), held_seq(&w, CLIENT, CLIENT));
+    world_free(&w);
+}
+
 /* Every 10 min a server looks up a random key in each of its buckets and
  * its own key; a client, whose table only seeds its own lookups, looks up
  * its own key alone. */
@@ -386,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_owner_publishes_for_its_closest_newcomers_only),
         cmocka_unit_test(
             test_a_changed_record_is_put_without_a_lookup_while_fresh),
+        cmocka_unit_test(test_a_client_looks_up_to_publish_a_changed_record),
         cmocka_unit_test(test_a_client_refreshes_its_own_neighbourhood_only),
         cmocka_unit_test(test_a_server_refreshes_only_quiet_buckets),
     };
