@@ -106,27 +106,36 @@ static void world_free(struct world *w)
     knit_sim_engine_free(w->engine);
 }
 
+/* Every server joins through a first one except the one nearest key, the
+ * late one, which is left to join later; then 20 s pass. */
+static void join_all_but_nearest(struct world *w,
+                                 const struct knit_dht_key *key, int *late,
+                                 int *first)
+{
+    *late = 0;
+    for (int i = 1; i < SERVERS; i++) {
+        struct knit_dht_key ki, kl;
+        knit_dht_key_of_peer(&ki, knit_sim_host_id(w->host[i]));
+        knit_dht_key_of_peer(&kl, knit_sim_host_id(w->host[*late]));
+        if (knit_dht_key_cmp_distance(key, &ki, &kl) < 0)
+            *late = i;
+    }
+    *first = *late == 0 ? 1 : 0;
+    for (int i = 0; i < SERVERS; i++)
+        if (i != *late && i != *first)
+            join(w, i, *first);
+    run_for(w, 20 * SECOND);
+}
+
 static void test_one_holder_hands_a_record_over(void **state)
 {
     (void)state;
     struct world w = {0};
     world_new(&w);
-    /* The late server is the one nearest the client's key. */
     struct knit_dht_key kc;
     knit_dht_key_of_peer(&kc, knit_sim_host_id(w.host[CLIENT]));
-    int late = 0;
-    for (int i = 1; i < SERVERS; i++) {
-        struct knit_dht_key ki, kl;
-        knit_dht_key_of_peer(&ki, knit_sim_host_id(w.host[i]));
-        knit_dht_key_of_peer(&kl, knit_sim_host_id(w.host[late]));
-        if (knit_dht_key_cmp_distance(&kc, &ki, &kl) < 0)
-            late = i;
-    }
-    int first = late == 0 ? 1 : 0;
-    for (int i = 0; i < SERVERS; i++)
-        if (i != late && i != first)
-            join(&w, i, first);
-    run_for(&w, 20 * SECOND);
+    int late, first;
+    join_all_but_nearest(&w, &kc, &late, &first);
     join(&w, CLIENT, first);
     run_for(&w, 20 * SECOND);
     /* k = 20: every one of the 7 servers holds the client's record. */
@@ -308,19 +317,8 @@ static void test_a_client_looks_up_to_publish_a_changed_record(void **state)
     world_new(&w);
     struct knit_dht_key kc;
     knit_dht_key_of_peer(&kc, knit_sim_host_id(w.host[CLIENT]));
-    int late = 0;
-    for (int i = 1; i < SERVERS; i++) {
-        struct knit_dht_key ki, kl;
-        knit_dht_key_of_peer(&ki, knit_sim_host_id(w.host[i]));
-        knit_dht_key_of_peer(&kl, knit_sim_host_id(w.host[late]));
-        if (knit_dht_key_cmp_distance(&kc, &ki, &kl) < 0)
-            late = i;
-    }
-    int first = late == 0 ? 1 : 0;
-    for (int i = 0; i < SERVERS; i++)
-        if (i != late && i != first)
-            join(&w, i, first);
-    run_for(&w, 20 * SECOND);
+    int late, first;
+    join_all_but_nearest(&w, &kc, &late, &first);
     join(&w, CLIENT, first);
     run_for(&w, 60 * SECOND);
     join(&w, late, first);
