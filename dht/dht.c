@@ -189,6 +189,25 @@ int dht_send(struct knit_dht *dht, const struct knit_peer_id *peer,
     return KNIT_OK;
 }
 
+int dht_send_put(struct knit_dht *dht, const struct knit_peer_id *peer,
+                 const struct knit_addr *addr, const uint8_t *envelope,
+                 size_t len, uint64_t now)
+{
+    struct knit_dht_msg put = {
+        .type = KNIT_DHT_PUT_RECORD, .record = envelope, .record_len = len,
+    };
+    return dht_send(dht, peer, addr, &put, REQ_PUT, NULL, now);
+}
+
+bool dht_peer_among(const struct knit_peer_id *ids, size_t n,
+                    const struct knit_peer_id *peer)
+{
+    for (size_t i = 0; i < n; i++)
+        if (knit_peer_id_equal(&ids[i], peer))
+            return true;
+    return false;
+}
+
 static struct dht_request *find_request(struct knit_dht *dht,
                                         const struct knit_peer_id *peer,
                                         uint64_t id)
@@ -288,11 +307,7 @@ static void hand_over(struct knit_dht *dht, const struct knit_peer_id *peer,
             knit_dht_key_cmp_distance(&r->key, &pk, &dht->self_key) >= 0 ||
             !ours_to_hand_over(dht, &r->key, peer, &pk))
             continue;
-        struct knit_dht_msg put = {
-            .type = KNIT_DHT_PUT_RECORD, .record = r->envelope,
-            .record_len = r->len,
-        };
-        if (dht_send(dht, peer, addr, &put, REQ_PUT, NULL, now))
+        if (dht_send_put(dht, peer, addr, r->envelope, r->len, now))
             break;   /* out of request slots */
         sent++;
         dht->stats.records_handed_over++;

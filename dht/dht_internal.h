@@ -109,6 +109,13 @@ void dht_log(struct knit_dht *dht, uint64_t now, const char *fmt, ...)
 int dht_send(struct knit_dht *dht, const struct knit_peer_id *peer,
              const struct knit_addr *addr, struct knit_dht_msg *msg,
              uint8_t purpose, struct dht_lookup *lookup, uint64_t now);
+/* A PUT_RECORD of envelope to peer, through dht_send. */
+int dht_send_put(struct knit_dht *dht, const struct knit_peer_id *peer,
+                 const struct knit_addr *addr, const uint8_t *envelope,
+                 size_t len, uint64_t now);
+/* Whether peer is among the n ids. */
+bool dht_peer_among(const struct knit_peer_id *ids, size_t n,
+                    const struct knit_peer_id *peer);
 /* A request failed (timeout, refusal, broken stream): tell the table. */
 void dht_peer_failed(struct knit_dht *dht, const struct knit_peer_id *peer);
 

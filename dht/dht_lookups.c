@@ -224,10 +224,7 @@ static void take_record(struct knit_dht *dht, struct dht_lookup *lk,
 static bool held_a_copy(const struct dht_lookup *lk,
                         const struct knit_peer_id *peer)
 {
-    for (uint8_t i = 0; i < lk->holders; i++)
-        if (knit_peer_id_equal(&lk->holder[i], peer))
-            return true;
-    return false;
+    return dht_peer_among(lk->holder, lk->holders, peer);
 }
 
 static bool put_found_record(struct knit_dht *dht, struct dht_lookup *lk,
@@ -235,11 +232,8 @@ static bool put_found_record(struct knit_dht *dht, struct dht_lookup *lk,
 {
     if (p->addr_count == 0)
         return true;
-    struct knit_dht_msg put = {
-        .type = KNIT_DHT_PUT_RECORD, .record = lk->record,
-        .record_len = lk->record_len,
-    };
-    if (dht_send(dht, &p->id, &p->addrs[0], &put, REQ_PUT, NULL, now))
+    if (dht_send_put(dht, &p->id, &p->addrs[0], lk->record, lk->record_len,
+                     now))
         return false;   /* out of request slots */
     dht->stats.records_repaired++;
     return true;

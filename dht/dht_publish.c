@@ -21,20 +21,14 @@
 static bool was_put_to(const struct knit_dht *dht,
                        const struct knit_peer_id *peer)
 {
-    for (size_t i = 0; i < dht->put_to_count; i++)
-        if (knit_peer_id_equal(&dht->put_to[i], peer))
-            return true;
-    return false;
+    return dht_peer_among(dht->put_to, dht->put_to_count, peer);
 }
 
 static int put_own(struct knit_dht *dht, const struct knit_peer_id *peer,
                    const struct knit_addr *addr, uint64_t now)
 {
-    struct knit_dht_msg put = {
-        .type = KNIT_DHT_PUT_RECORD, .record = dht->own_record,
-        .record_len = dht->own_record_len,
-    };
-    return dht_send(dht, peer, addr, &put, REQ_PUT, NULL, now);
+    return dht_send_put(dht, peer, addr, dht->own_record,
+                        dht->own_record_len, now);
 }
 
 void dht_publish_lookup_done(struct knit_dht *dht, struct dht_lookup *lk,
